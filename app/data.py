@@ -1,0 +1,316 @@
+"""Reading comment files: formats, encodings, label sets and where NSMC lives.
+
+Every reader returns pandas DataFrames of strings with the file's own columns, in
+the file's own order, so predict can write each row back with nothing lost.
+Files are read in chunks; ``read_comments`` simply joins the chunks.
+"""
+
+import codecs
+import csv
+import io
+import json
+import re
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FORMATS = {".tsv": "tsv", ".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+NSMC_FILES = {"train": "ratings_train", "test": "ratings_test", "train3": "ratings3_sample"}
+NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{stem}.txt"
+CHUNK_ROWS = 50_000
+
+
+class DataError(ValueError):
+    """A data file that cannot be read as asked (one-line message naming the file)."""
+
+
+# ----------------------------------------------------------------------------- locations
+
+def nsmc_dirs():
+    """Where NSMC files are looked for, in order: the project's data/nsmc, then ../shared."""
+    return [PROJECT_ROOT / "data" / "nsmc", PROJECT_ROOT.parent / "shared" / "data" / "nsmc"]
+
+
+def resolve_data_path(spec):
+    """Turn ``nsmc:train``-style names and relative paths into an existing file path."""
+    if spec.startswith("nsmc:"):
+        return _find_nsmc(spec.split(":", 1)[1], spec)
+    path = Path(spec).expanduser()
+    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
+        path = PROJECT_ROOT / path  # configs name files relative to the project
+    if not path.exists():
+        raise DataError(f"{spec}: file not found")
+    if path.is_dir():
+        raise DataError(f"{spec}: is a directory, expected a comment file")
+    return path
+
+
+def _find_nsmc(part, spec):
+    if part not in NSMC_FILES:
+        raise DataError(f"{spec}: unknown NSMC part {part!r}; expected one of {', '.join('nsmc:' + p for p in NSMC_FILES)}")
+    stem = NSMC_FILES[part]
+    for folder in nsmc_dirs():
+        for suffix in (".txt", ".tsv"):
+            if (folder / f"{stem}{suffix}").exists():
+                return folder / f"{stem}{suffix}"
+    target = nsmc_dirs()[0] / f"{stem}.txt"
+    if part != "train3" and _download(NSMC_URL.format(stem=stem), target):
+        return target
+    raise DataError(
+        f"{spec}: {stem}.txt not found and could not be downloaded; put the NSMC files "
+        f"(github.com/e9t/nsmc) in {nsmc_dirs()[0]}"
+    )
+
+
+def _download(url, target):
+    """Fetch ``url`` to ``target`` atomically; False when offline."""
+    print(f"downloading {url} -> {target}", file=sys.stderr)
+    partial = target.with_suffix(".part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
+            out.write(response.read())
+        partial.replace(target)
+        return True
+    except OSError as error:
+        print(f"download failed: {error}", file=sys.stderr)
+        partial.unlink(missing_ok=True)
+        return False
+
+
+# ----------------------------------------------------------------------------- reading
+
+@dataclass
+class Source:
+    """Where comments come from: a file path, or a binary stream such as stdin."""
+
+    path: Path = None
+    stream: object = None
+    format: str = None
+    encoding: str = None
+
+    @property
+    def name(self):
+        return str(self.path) if self.path else "<stdin>"
+
+
+def open_source(path=None, stream=None, format=None, encoding=None):
+    """Decide format (extension unless given) and encoding (detected unless given)."""
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: file not found")
+        if path.is_dir():
+            raise DataError(f"{path}: is a directory, expected a comment file")
+        format = format or FORMATS.get(path.suffix.lower())
+        if format is None:
+            raise DataError(f"{path}: cannot tell the format from {path.suffix!r}; pass --format tsv, csv, jsonl or txt")
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    else:
+        format = format or "txt"
+        head = stream.peek(1 << 16)[: 1 << 16]
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(f"unknown encoding {encoding!r}; try utf-8, utf-8-sig, cp949, euc-kr or utf-16") from None
+    return Source(path=path, stream=stream, format=format, encoding=encoding or detect_encoding(head))
+
+
+def detect_encoding(head):
+    """UTF-8 or UTF-16 by BOM, else UTF-8 when it decodes, else CP949 (Korean Windows)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8", "cp949"):
+        try:
+            head.decode(encoding)
+            return encoding
+        except UnicodeDecodeError as error:
+            if error.start >= len(head) - 3 and len(head) == 1 << 16:
+                return encoding  # the sample ends inside a character
+    return "utf-8"  # neither fits: reading reports the first bad byte and its line
+
+
+def iter_chunks(source, text_column, chunk_rows=CHUNK_ROWS):
+    """Yield DataFrames of the source's rows (all values as strings), in order."""
+    readers = {"tsv": _read_delimited, "csv": _read_delimited, "jsonl": _read_jsonl, "txt": _read_text}
+    try:
+        yield from readers[source.format](source, text_column, chunk_rows)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{source.name}: {_describe_bad_bytes(source, error)}") from None
+
+
+def read_comments(source, text_column, chunk_rows=CHUNK_ROWS):
+    """The whole source as one DataFrame."""
+    chunks = list(iter_chunks(source, text_column, chunk_rows))
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def _text_handle(source):
+    raw = open(source.path, "rb") if source.path else source.stream
+    return io.TextIOWrapper(raw, encoding=source.encoding, newline=None if source.format == "txt" else "")
+
+
+def _read_delimited(source, text_column, chunk_rows):
+    options = dict(dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows)
+    if source.format == "tsv":
+        options.update(sep="\t", quoting=csv.QUOTE_NONE)  # NSMC reviews hold bare quotes
+    handle = _text_handle(source)
+    try:
+        reader = pd.read_csv(handle, **options)
+        empty = True
+        with reader:
+            for chunk in reader:
+                if empty:
+                    _require_column(source, chunk.columns, text_column)
+                    empty = False
+                yield chunk
+        if empty:  # header only: no chunk comes out of pandas
+            columns = list(pd.read_csv(_text_handle(source), nrows=0, **{k: v for k, v in options.items() if k != "chunksize"}).columns)
+            _require_column(source, columns, text_column)
+            yield pd.DataFrame({column: pd.Series(dtype=str) for column in columns})
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source.name}: file is empty; expected a header line naming the column {text_column!r}") from None
+    except pd.errors.ParserError as error:
+        message = str(error).replace("Error tokenizing data. C error: ", "").strip()
+        raise DataError(f"{source.name}: {message}") from None
+    finally:
+        handle.close()
+
+
+def _read_jsonl(source, text_column, chunk_rows):
+    records, seen_column = [], False
+    with _text_handle(source) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"{source.name}: line {number}: not valid JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{source.name}: line {number}: expected a JSON object, got {type(record).__name__}")
+            if text_column not in record:
+                raise DataError(f"{source.name}: line {number}: no key {text_column!r} (it has: {', '.join(record) or 'nothing'})")
+            seen_column = True
+            records.append(record)
+            if len(records) == chunk_rows:
+                yield _records_frame(records)
+                records = []
+    if records or not seen_column:
+        yield _records_frame(records, text_column)
+
+
+def _records_frame(records, text_column=None):
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty and text_column:
+        frame = pd.DataFrame({text_column: pd.Series(dtype=str)})
+    # JSON null or a number in a text field becomes text, never a TypeError later
+    return frame.astype(object).where(frame.notna(), "").map(lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+
+
+def _read_text(source, text_column, chunk_rows):
+    lines = []
+    with _text_handle(source) as handle:
+        for line in handle:
+            lines.append(line.rstrip("\n"))
+            if len(lines) == chunk_rows:
+                yield pd.DataFrame({text_column: lines}, dtype=object)
+                lines = []
+    yield pd.DataFrame({text_column: lines}, dtype=object)
+
+
+def _require_column(source, columns, column):
+    if column not in columns:
+        shown = ", ".join(map(str, columns))
+        raise DataError(f"{source.name}: no column {column!r} (the file has: {shown}); set the column name in the config or with --text-column/--label-column")
+
+
+def _describe_bad_bytes(source, error):
+    if source.path is None:
+        return f"input is not valid {source.encoding} ({error.reason}); pass --encoding"
+    data = source.path.read_bytes()
+    try:
+        data.decode(source.encoding)
+        offset = error.start
+    except UnicodeDecodeError as whole:
+        offset = whole.start
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line}: byte 0x{data[offset]:02x} is not valid {source.encoding}; pass --encoding (e.g. cp949, utf-8)"
+
+
+# ----------------------------------------------------------------------------- labels
+
+def normalize_label(value):
+    """``1``, ``1.0`` and `` 1 `` are the same label; other text stays as written."""
+    text = str(value).strip()
+    if re.fullmatch(r"[+-]?\d+\.0*", text):
+        text = text.split(".")[0]
+    return text
+
+
+@dataclass
+class LabelSet:
+    """The classes a model knows: raw values as in the training file, and display names."""
+
+    values: list
+    names: list
+
+    @classmethod
+    def fit(cls, raw_labels, label_names=None, source="training data"):
+        values = sorted({normalize_label(v) for v in raw_labels}, key=_label_order)
+        if len(values) < 2:
+            raise DataError(f"{source}: needs at least two classes to learn from, found {values or 'none'}")
+        label_names = label_names or {}
+        unknown = set(label_names) - set(values)
+        if unknown:
+            raise DataError(f"data.label_names names {sorted(unknown)} which are not labels in {source} (labels: {', '.join(values)})")
+        return cls(values=values, names=[label_names.get(v, v) for v in values])
+
+    def encode(self, raw_labels):
+        """Class indices; -1 for labels this set does not know. Accepts values or names."""
+        index = {v: i for i, v in enumerate(self.values)} | {n: i for i, n in enumerate(self.names)}
+        return np.array([index.get(normalize_label(v), -1) for v in raw_labels], dtype=np.int64)
+
+    def to_json(self):
+        return {"values": self.values, "names": self.names}
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(values=list(data["values"]), names=list(data["names"]))
+
+
+def _label_order(value):
+    return (0, int(value), "") if re.fullmatch(r"[+-]?\d+", value) else (1, 0, value)
+
+
+def drop_unusable_rows(frame, text_column, label_column, source):
+    """Training rows need text and a label; return the kept rows and what was dropped."""
+    if label_column not in frame.columns:
+        shown = ", ".join(map(str, frame.columns))
+        raise DataError(f"{source}: no label column {label_column!r} (the file has: {shown}); set data.label_column")
+    texts = frame[text_column].astype(str)
+    labels = frame[label_column].astype(str).map(str.strip)
+    empty_text = texts.str.strip() == ""
+    missing_label = labels.isin(["", "nan", "NaN", "None", "null"]) & ~empty_text
+    kept = frame[~empty_text & ~missing_label].reset_index(drop=True)
+    return kept, {"empty_text": int(empty_text.sum()), "missing_label": int(missing_label.sum())}
+
+
+def load_labeled(spec, data_config):
+    """Read a labeled file named in the config; rows without text or label are dropped.
+
+    Returns (frame, dropped counts, the file's name).
+    """
+    source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding)
+    frame = read_comments(source, data_config.text_column)
+    frame, dropped = drop_unusable_rows(frame, data_config.text_column, data_config.label_column, source.name)
+    return frame, dropped, source.name

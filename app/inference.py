@@ -1,0 +1,61 @@
+"""Comments in, predictions out, with the same tokenizer and vocabulary as training.
+
+Every input row gets an output row. A row whose comment is empty (or only spaces),
+or whose tokens are all unknown to the vocabulary, gets no label: the model would
+only return its constant score for an all-padding input. Its ``status`` says why:
+
+    ok                a prediction
+    empty             the comment is empty or whitespace only
+    no_known_tokens   no token of the comment is in the vocabulary
+"""
+
+import numpy as np
+
+from app.models import class_probabilities
+
+OK, EMPTY, NO_KNOWN_TOKENS = "ok", "empty", "no_known_tokens"
+
+
+def predict_texts(bundle, texts, batch_size=1024):
+    """Probabilities (n x classes; NaN where there is no prediction) and a status per text."""
+    texts = [text if isinstance(text, str) else "" for text in texts]
+    tokens = bundle.tokenizer.tokenize(texts)
+    ids = bundle.vocab.encode(tokens, bundle.config.vocab.max_length, bundle.config.vocab.truncate)
+    status = np.full(len(texts), OK, dtype=object)
+    status[(ids > 1).sum(axis=1) == 0] = NO_KNOWN_TOKENS  # 0 = padding, 1 = unknown token
+    status[[not text.strip() for text in texts]] = EMPTY
+    probabilities = np.full((len(texts), len(bundle.labels.names)), np.nan, dtype=np.float64)
+    has_prediction = status == OK
+    probabilities[has_prediction] = class_probabilities(bundle.model, ids[has_prediction], batch_size)
+    return probabilities, status
+
+
+def output_columns(existing, names):
+    """Names of the added columns; ``predicted_`` is prefixed where the input has one."""
+    wanted = ["label", "confidence", *(f"p_{name}" for name in names), "status"]
+    return [f"predicted_{c}" if c in existing else c for c in wanted]
+
+
+def with_predictions(frame, bundle, probabilities, status):
+    """``frame`` (columns and order untouched) plus label, confidence, p_<class>, status."""
+    names = bundle.labels.names
+    columns = output_columns(frame.columns, names)
+    has_prediction = status == OK
+    best = predicted_classes(probabilities, status)
+    added = {
+        columns[0]: [names[i] if i >= 0 else "" for i in best],
+        columns[1]: np.round(probabilities.max(axis=1, initial=-np.inf, where=~np.isnan(probabilities)), 6),
+    }
+    for column, i in zip(columns[2:-1], range(len(names))):
+        added[column] = np.round(probabilities[:, i], 6)
+    added[columns[-1]] = status
+    result = frame.reset_index(drop=True).copy()
+    for column, values in added.items():
+        result[column] = values
+    result.loc[~has_prediction, columns[1]] = np.nan
+    return result
+
+
+def predicted_classes(probabilities, status):
+    """Class index per row, -1 where there is no prediction."""
+    return np.where(status == OK, np.nan_to_num(probabilities).argmax(axis=1), -1)

@@ -1,0 +1,65 @@
+"""The vocabulary: tokens to integer ids, padding and truncation, coverage statistics.
+
+Id 0 is padding (masked out by the model) and id 1 stands for every token the
+vocabulary does not hold (out of vocabulary, OOV).
+"""
+
+from collections import Counter
+
+import numpy as np
+
+PAD, OOV = "<pad>", "<oov>"
+
+
+class Vocabulary:
+    def __init__(self, tokens):
+        if tokens[:2] != [PAD, OOV]:
+            raise ValueError(f"a vocabulary starts with {PAD} and {OOV}, got {tokens[:2]}")
+        self.tokens = list(tokens)
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    def __len__(self):
+        return len(self.tokens)
+
+    @classmethod
+    def fit(cls, token_lists, max_size, min_count):
+        """The ``max_size - 2`` most frequent tokens seen at least ``min_count`` times."""
+        counts = Counter(token for tokens in token_lists for token in tokens)
+        kept = [t for t, n in counts.most_common(max_size - 2) if n >= min_count]
+        return cls([PAD, OOV] + kept)
+
+    def encode(self, token_lists, max_length, truncate="start"):
+        """An int32 matrix (comments x max_length), padded with 0 at the front.
+
+        Front padding puts every comment's last token in the last step, where a
+        recurrent layer's final state is read. ``truncate`` says which end of a
+        longer comment is cut.
+        """
+        ids = np.zeros((len(token_lists), max_length), dtype=np.int32)
+        index, oov = self.index, 1
+        for row, tokens in enumerate(token_lists):
+            if len(tokens) > max_length:
+                tokens = tokens[-max_length:] if truncate == "start" else tokens[:max_length]
+            if tokens:
+                ids[row, max_length - len(tokens):] = [index.get(t, oov) for t in tokens]
+        return ids
+
+    def stats(self, token_lists, max_length):
+        """How much of the data the vocabulary and length cover."""
+        lengths = np.array([len(tokens) for tokens in token_lists])
+        total = int(lengths.sum())
+        oov = sum(1 for tokens in token_lists for t in tokens if t not in self.index)
+        return {
+            "comments": len(token_lists),
+            "covered_whole": float((lengths <= max_length).mean()) if len(lengths) else 1.0,
+            "oov_rate": oov / total if total else 0.0,
+            "mean_tokens": float(lengths.mean()) if len(lengths) else 0.0,
+            "p95_tokens": float(np.percentile(lengths, 95)) if len(lengths) else 0.0,
+        }
+
+    def save(self, path):
+        path.write_text("".join(token + "\n" for token in self.tokens), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path):
+        return cls(path.read_text(encoding="utf-8").split("\n")[:-1])

@@ -1,0 +1,175 @@
+"""Classify Korean comments with a model saved by train.py.
+
+    python predict.py --model models/<run> comments.tsv -o predictions.csv
+    python predict.py --model models/<run> --text "배우들 연기가 정말 좋았어요" --text "시간 아깝다"
+    cat comments.txt | python predict.py --model models/<run>
+    python predict.py --model models/<run> test.tsv --evaluate
+
+Every input row is written, in order, with its own columns plus: label, confidence,
+p_<class> for each class, and status (ok, empty, no_known_tokens; rows that are not
+ok get no label). Output format follows the -o extension (.csv, .tsv, .jsonl); CSV
+on standard output when there is no -o.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="*", help="comment files (.tsv .csv .jsonl .txt); standard input when none")
+    parser.add_argument("--model", required=True, help="a run directory saved by train.py")
+    parser.add_argument("--text", action="append", default=[], help="a comment to classify (repeatable)")
+    parser.add_argument("-o", "--output", help="output file; its extension picks csv, tsv or jsonl")
+    parser.add_argument("--format", choices=["tsv", "csv", "jsonl", "txt"], help="input format (default: by extension; txt for stdin)")
+    parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8/16 BOM, CP949)")
+    parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
+    parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
+    parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
+    parser.add_argument("--batch-size", type=int, default=1024, help="comments per model call (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=0, help="tokenizer processes (default: every core)")
+    args = parser.parse_args(argv)
+    if args.inputs and args.text:
+        parser.error("give comment files or --text, not both")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # Imported here, not at the top: tokenizer worker processes re-import this
+    # file and must not pay for loading TensorFlow.
+    from app.bundle import BundleError
+    from app.data import DataError
+
+    try:
+        return predict(args)
+    except (DataError, BundleError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+
+
+def predict(args):
+    import numpy as np
+    import pandas as pd
+
+    from app.bundle import load_bundle
+    from app.data import DataError, iter_chunks, open_source
+    from app.inference import predict_texts, with_predictions
+
+    output_format = _output_format(args.output)
+    _check_output_path(args.output, args.inputs)
+    bundle = load_bundle(args.model, workers=args.workers)
+    text_column = args.text_column or bundle.config.data.text_column
+    label_column = args.label_column or bundle.config.data.label_column
+
+    if args.text:
+        chunks = [pd.DataFrame({text_column: args.text}, dtype=object)]
+    elif args.inputs:
+        chunks = (chunk for path in args.inputs
+                  for chunk in iter_chunks(open_source(path, format=args.format, encoding=args.encoding), text_column))
+    else:
+        chunks = iter_chunks(open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding), text_column)
+
+    true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
+    with OutputWriter(args.output, output_format) as writer:
+        for chunk in chunks:
+            probabilities, status = predict_texts(bundle, chunk[text_column].tolist(), args.batch_size)
+            writer.write(with_predictions(chunk, bundle, probabilities, status))
+            if args.evaluate:
+                if label_column not in chunk.columns:
+                    raise DataError(f"--evaluate needs a label column {label_column!r}; the input has: {', '.join(chunk.columns)}")
+                true_labels.append(bundle.labels.encode(chunk[label_column]))
+                predicted.append(probabilities)  # NaN rows: no prediction
+            rows += len(chunk)
+            if time.perf_counter() - last_report > 5:
+                last_report = time.perf_counter()
+                print(f"  predicted {rows:,} comments ({rows / (last_report - started):,.0f}/s)", file=sys.stderr, flush=True)
+    bundle.tokenizer.close()
+    seconds = time.perf_counter() - started
+    where = f"; wrote {args.output}" if args.output else ""
+    print(f"predicted {rows:,} comments in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
+    if args.evaluate:
+        _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), bundle)
+    return 0
+
+
+def _report_evaluation(y_true, probabilities, bundle):
+    """Metrics over rows that have both a known label and a prediction."""
+    import numpy as np
+
+    from app.evaluate import classification_metrics, format_metrics
+
+    has_prediction = ~np.isnan(probabilities).any(axis=1)
+    unknown, unpredicted = int((y_true == -1).sum()), int(((y_true >= 0) & ~has_prediction).sum())
+    if unknown:
+        print(f"evaluate: {unknown:,} rows have a missing label or one the model does not know "
+              f"(it knows {', '.join(bundle.labels.values)}); not scored", file=sys.stderr)
+    if unpredicted:
+        print(f"evaluate: {unpredicted:,} rows have no prediction (status empty or no_known_tokens); not scored", file=sys.stderr)
+    scored = (y_true >= 0) & has_prediction
+    if not scored.any():
+        print("evaluate: no rows to score", file=sys.stderr)
+        return
+    names = bundle.labels.names
+    print(format_metrics(classification_metrics(y_true[scored], probabilities[scored], names), names), file=sys.stderr)
+
+
+def _output_format(output):
+    if output is None:
+        return "csv"
+    suffix = Path(output).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise SystemExit(f"error: {output}: output extension must be one of {', '.join(OUTPUT_FORMATS)}")
+    return OUTPUT_FORMATS[suffix]
+
+
+def _check_output_path(output, inputs):
+    if output and any(Path(output).resolve() == Path(i).resolve() for i in inputs):
+        raise SystemExit(f"error: {output}: output would overwrite an input file; choose another -o")
+
+
+class OutputWriter:
+    """Streams result frames to a file (written to a temporary name, renamed at the end) or stdout."""
+
+    def __init__(self, path, format):
+        self.path, self.format, self.first = (Path(path) if path else None), format, True
+
+    def __enter__(self):
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.partial = self.path.with_name(f".{self.path.name}.partial")
+            self.handle = open(self.partial, "w", encoding="utf-8", newline="")
+        else:
+            self.handle = sys.stdout
+        return self
+
+    def write(self, frame):
+        if self.format == "jsonl":
+            if len(frame):  # pandas ends each record, the last included, with a newline
+                frame.to_json(self.handle, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_csv(self.handle, sep="\t" if self.format == "tsv" else ",", index=False, header=self.first)
+        self.first = False
+        self.handle.flush()
+
+    def __exit__(self, kind, error, trace):
+        if self.path:
+            self.handle.close()
+            if kind is None:
+                self.partial.replace(self.path)
+            else:
+                self.partial.unlink(missing_ok=True)
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
