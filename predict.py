@@ -42,12 +42,11 @@ def main(argv=None):
     args = parse_args(argv)
     # Imported here, not at the top: tokenizer worker processes re-import this
     # file and must not pay for loading TensorFlow.
-    from app.bundle import BundleError
-    from app.data import DataError
+    from app.errors import InputError
 
     try:
         return predict(args)
-    except (DataError, BundleError) as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -62,22 +61,25 @@ def predict(args):
     import pandas as pd
 
     from app.bundle import load_bundle
-    from app.data import DataError, iter_chunks, open_source
-    from app.inference import predict_texts, with_predictions
+    from app.data import iter_chunks, open_source
+    from app.errors import DataError
 
+    # Cheap checks first, so a typo fails before TensorFlow loads
     output_format = _output_format(args.output)
     _check_output_path(args.output, args.inputs)
+    if args.inputs:
+        sources = [open_source(path, format=args.format, encoding=args.encoding) for path in args.inputs]
+    elif not args.text:
+        sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding)]
     bundle = load_bundle(args.model, workers=args.workers)
+    from app.inference import predict_texts, with_predictions  # TensorFlow is loaded by now
+
     text_column = args.text_column or bundle.config.data.text_column
     label_column = args.label_column or bundle.config.data.label_column
-
     if args.text:
         chunks = [pd.DataFrame({text_column: args.text}, dtype=object)]
-    elif args.inputs:
-        chunks = (chunk for path in args.inputs
-                  for chunk in iter_chunks(open_source(path, format=args.format, encoding=args.encoding), text_column))
     else:
-        chunks = iter_chunks(open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding), text_column)
+        chunks = (chunk for source in sources for chunk in iter_chunks(source, text_column))
 
     true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
     with OutputWriter(args.output, output_format) as writer:

@@ -33,15 +33,16 @@ def data_overrides(data):
 
 def main(argv=None):
     args = parse_args(argv)
-    # Imported here, not at the top: tokenizer worker processes re-import this
-    # file and must not pay for loading TensorFlow.
-    from app.bundle import BundleError
-    from app.config import ConfigError
-    from app.data import DataError
+    # Imports happen here, not at the top: tokenizer worker processes re-import
+    # this file and must not pay for loading TensorFlow.
+    from app.config import load_config
+    from app.errors import InputError
 
     try:
-        return train(args)
-    except (ConfigError, DataError, BundleError) as error:
+        # Validated before TensorFlow loads: a typo in a config fails in a moment.
+        config = load_config(args.config, (data_overrides(args.data) if args.data else []) + args.set)
+        return train(config, args)
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -49,21 +50,19 @@ def main(argv=None):
         return 130
 
 
-def train(args):
+def train(config, args):
     import numpy as np
 
     from app import report
     from app.bundle import save_bundle
-    from app.config import load_config
-    from app.data import DataError, LabelSet, load_labeled
+    from app.data import LabelSet, load_labeled
+    from app.errors import DataError
     from app.evaluate import classification_metrics, format_metrics
     from app.models import build_model, class_probabilities, parameter_table, recurrent_parameters
     from app.tokenizer import Tokenizer
     from app.training import best_epoch, fit, set_seed, stratified_split
     from app.vocab import Vocabulary
 
-    overrides = (data_overrides(args.data) if args.data else []) + args.set
-    config = load_config(args.config, overrides)
     data, train_cfg = config.data, config.train
     set_seed(train_cfg.seed)
 

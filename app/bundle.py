@@ -24,21 +24,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import yaml
 
-from app.config import ConfigError, config_from_dict
+from app.config import config_from_dict
 from app.data import LabelSet
-from app.models import output_classes
+from app.errors import BundleError, ConfigError
 from app.tokenizer import Tokenizer
 from app.vocab import Vocabulary
 
 FORMAT_VERSION = 1
 REQUIRED_FILES = ["bundle.json", "model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json"]
-
-
-class BundleError(ValueError):
-    """A model directory that cannot be used (one-line message naming the file)."""
 
 
 @dataclass
@@ -58,6 +53,8 @@ def save_bundle(models_dir, name, *, model, config, tokenizer, vocab, labels, me
     The run is called ``name``, or ``name-2``, ``name-3``... if that is taken, so two
     trainings never write into the same directory.
     """
+    import keras
+
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=models_dir))
@@ -125,22 +122,28 @@ def load_bundle(path, workers=0):
         labels = LabelSet.from_json(_read_json(path / "labels.json"))
     except (ValueError, KeyError, UnicodeDecodeError) as error:
         raise BundleError(f"{path}: vocab.txt or labels.json is damaged ({error})") from None
+    # Only now: a wrong path or a damaged file is reported without loading TensorFlow.
+    # app.models registers the custom layers (masked max pooling) safe_mode may load.
+    import keras
+
+    from app.models import output_classes
+
     try:
         model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad archive
         raise BundleError(f"{path / 'model.keras'}: cannot be loaded safely ({_one_line(error)})") from None
-    _check_consistent(path, model, vocab, labels)
+    _check_consistent(path, model, vocab, labels, output_classes(model))
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
     return Bundle(path, model, config, tokenizer, vocab, labels, metrics)
 
 
-def _check_consistent(path, model, vocab, labels):
+def _check_consistent(path, model, vocab, labels, classes):
     embedding = model.get_layer("embedding") if any(l.name == "embedding" for l in model.layers) else None
     if embedding is None or embedding.input_dim != len(vocab):
         size = embedding.input_dim if embedding else "no embedding layer"
         raise BundleError(f"{path}: vocab.txt has {len(vocab)} tokens but the model's embedding expects {size}")
-    if output_classes(model) != len(labels.names):
-        raise BundleError(f"{path}: labels.json has {len(labels.names)} classes but the model outputs {output_classes(model)}")
+    if classes != len(labels.names):
+        raise BundleError(f"{path}: labels.json has {len(labels.names)} classes but the model outputs {classes}")
 
 
 def _write_json(path, data):

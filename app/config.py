@@ -15,9 +15,7 @@ from typing import Literal, Optional
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config file or override that does not match the schema (one-line message)."""
+from app.errors import ConfigError
 
 
 def _range(low=None, high=None, *, low_open=False, high_open=False, default):

@@ -18,15 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from app.errors import DataError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = {".tsv": "tsv", ".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 NSMC_FILES = {"train": "ratings_train", "test": "ratings_test", "train3": "ratings3_sample"}
 NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{stem}.txt"
 CHUNK_ROWS = 50_000
-
-
-class DataError(ValueError):
-    """A data file that cannot be read as asked (one-line message naming the file)."""
 
 
 # ----------------------------------------------------------------------------- locations

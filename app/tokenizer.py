@@ -59,7 +59,7 @@ def _make_okt(stem, norm):
 def _make_kiwi(stem, norm):
     from kiwipiepy import Kiwi
 
-    kiwi = Kiwi(num_workers=0)
+    kiwi = Kiwi()
     return lambda text: [token.form for token in kiwi.tokenize(text)]
 
 

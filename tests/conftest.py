@@ -1,0 +1,53 @@
+"""Shared fixtures: a tiny real model trained once per session on the bundled sample."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = PROJECT_ROOT / "data" / "sample_binary.tsv"
+SAMPLE_3CLASS = PROJECT_ROOT / "data" / "sample_3class.tsv"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory):
+    """Keep the token cache of test runs out of the project's .cache/."""
+    path = tmp_path_factory.mktemp("token-cache")
+    os.environ["KOSENT_CACHE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    from app.config import load_config
+
+    return load_config(PROJECT_ROOT / "configs" / "quick.yaml", ["train.epochs=2", "model.units=8", "model.embedding_dim=8"])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_config):
+    """A real bundle saved by save_bundle: Okt-free, MeCab tokens, a 2-epoch LSTM."""
+    from app.bundle import save_bundle
+    from app.data import LabelSet, load_labeled
+    from app.models import build_model, parameter_table
+    from app.tokenizer import Tokenizer
+    from app.training import fit, set_seed
+    from app.vocab import Vocabulary
+
+    config = tiny_config
+    set_seed(config.train.seed)
+    frame, _, _ = load_labeled(str(SAMPLE), config.data)
+    labels = LabelSet.fit(frame["label"], config.data.label_names)
+    y = labels.encode(frame["label"])
+    tokenizer = Tokenizer.from_config(config.tokenizer)
+    tokens = tokenizer.tokenize(frame["document"].tolist())
+    vocab = Vocabulary.fit(tokens, config.vocab.max_size, config.vocab.min_count)
+    ids = vocab.encode(tokens, config.vocab.max_length)
+    model = build_model(config.model, len(vocab), 2, config.vocab.max_length)
+    history = fit(model, (ids, y), (ids[:40], y[:40]), config.train, 2)
+    models_dir = tmp_path_factory.mktemp("models")
+    path = save_bundle(models_dir, "tiny", model=model, config=config, tokenizer=tokenizer, vocab=vocab,
+                       labels=labels, metrics={"accuracy": 0.0, "macro_f1": 0.0, "params": model.count_params()},
+                       params=parameter_table(model), history=history.history)
+    return path

@@ -1,0 +1,130 @@
+"""Saved runs: a faithful round trip, atomic saves, and refusal of anything damaged or unsafe."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from app.bundle import _sha256, load_bundle, save_bundle
+from app.errors import BundleError
+from app.inference import predict_texts
+
+COMMENTS = ["배우들 연기가 정말 좋았어요", "시간 아깝다", "그냥 그랬다"]
+
+
+def copy_run(tiny_run, tmp_path):
+    target = tmp_path / "run"
+    shutil.copytree(tiny_run, target)
+    return target
+
+
+def test_a_saved_run_holds_everything_predict_needs(tiny_run):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json", "metrics.json",
+            "params.json", "history.csv", "bundle.json"} <= names
+    assert not any(name.endswith((".pkl", ".pickle", ".h5")) for name in names)
+    assert json.loads((tiny_run / "labels.json").read_text(encoding="utf-8"))["names"] == ["negative", "positive"]
+    assert json.loads((tiny_run / "tokenizer.json").read_text(encoding="utf-8"))["backend"] == "mecab"
+
+
+def test_round_trip_gives_the_same_probabilities_alone_and_in_a_batch(tiny_run):
+    bundle = load_bundle(tiny_run, workers=1)
+    batch, status = predict_texts(bundle, COMMENTS)
+    assert list(status) == ["ok", "ok", "ok"]
+    for i, comment in enumerate(COMMENTS):
+        alone, _ = predict_texts(bundle, [comment])
+        np.testing.assert_allclose(alone[0], batch[i], atol=1e-6)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_empty_comments_and_unknown_words_get_a_status_instead_of_a_label(tiny_run):
+    bundle = load_bundle(tiny_run, workers=1)
+    probabilities, status = predict_texts(bundle, ["", "   ", "qqqzzz", "정말 좋았어요"])
+    assert list(status) == ["empty", "empty", "no_known_tokens", "ok"]
+    assert np.isnan(probabilities[:3]).all() and not np.isnan(probabilities[3]).any()
+
+
+def test_a_failed_save_leaves_nothing_behind(tiny_run, tmp_path):
+    bundle = load_bundle(tiny_run, workers=1)
+
+    def crash(directory):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        save_bundle(tmp_path, "crashed", model=bundle.model, config=bundle.config, tokenizer=bundle.tokenizer,
+                    vocab=bundle.vocab, labels=bundle.labels, metrics={}, params=[], history={"loss": [1.0]},
+                    plots=[crash])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_taken_run_name_gets_a_suffix_instead_of_mixing_files(tiny_run, tmp_path):
+    bundle = load_bundle(tiny_run, workers=1)
+    paths = [save_bundle(tmp_path, "same", model=bundle.model, config=bundle.config, tokenizer=bundle.tokenizer,
+                         vocab=bundle.vocab, labels=bundle.labels, metrics={}, params=[], history={"loss": [1.0]})
+             for _ in range(2)]
+    assert [p.name for p in paths] == ["same", "same-2"]
+
+
+def test_a_directory_that_is_not_a_run_is_refused(tmp_path):
+    with pytest.raises(BundleError, match="not a model directory"):
+        load_bundle(tmp_path / "nowhere")
+    with pytest.raises(BundleError, match="missing bundle.json"):
+        load_bundle(tmp_path)
+
+
+def test_a_missing_file_is_named(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    (run / "vocab.txt").unlink()
+    with pytest.raises(BundleError, match="missing vocab.txt"):
+        load_bundle(run)
+
+
+def test_a_truncated_model_file_is_refused_by_its_checksum(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    data = (run / "model.keras").read_bytes()
+    (run / "model.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="SHA-256 does not match"):
+        load_bundle(run)
+
+
+def test_a_config_edited_to_an_unknown_cell_is_refused(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    config["model"]["cell"] = "transformer"
+    (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(BundleError, match="model.cell = 'transformer' must be one of simple_rnn, lstm, gru"):
+        load_bundle(run)
+
+
+def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    lines = (run / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    (run / "vocab.txt").write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")
+    with pytest.raises(BundleError, match="vocab.txt has .* tokens but the model's embedding expects"):
+        load_bundle(run)
+
+
+def test_labels_that_do_not_fit_the_output_are_refused(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    (run / "labels.json").write_text(json.dumps({"values": ["0", "1", "2"], "names": ["a", "b", "c"]}), encoding="utf-8")
+    with pytest.raises(BundleError, match="labels.json has 3 classes but the model outputs 2"):
+        load_bundle(run)
+
+
+def test_a_model_with_a_lambda_layer_is_refused_and_not_executed(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    marker = tmp_path / "executed"
+    inputs = keras.Input((30,), dtype="int32")
+    x = keras.layers.Embedding(20, 2, name="embedding")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2)(x)
+    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(x))
+    keras.Model(inputs, outputs).save(run / "model.keras")
+    info = json.loads((run / "bundle.json").read_text(encoding="utf-8"))
+    info["model_sha256"] = _sha256(run / "model.keras")  # an attacker can fix the checksum too
+    (run / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
+    with pytest.raises(BundleError, match="cannot be loaded safely"):
+        load_bundle(run)
+    assert not marker.exists()
