@@ -42,18 +42,9 @@ def main(argv=None):
     args = parse_args(argv)
     # Imported here, not at the top: tokenizer worker processes re-import this
     # file and must not pay for loading TensorFlow.
-    from app.errors import InputError
+    from app.errors import run_command
 
-    try:
-        return predict(args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. piped into `head`
-        return 0
+    return run_command(lambda: predict(args))
 
 
 def predict(args):
@@ -68,7 +59,8 @@ def predict(args):
     output_format = _output_format(args.output)
     _check_output_path(args.output, args.inputs)
     if args.inputs:
-        sources = [open_source(path, format=args.format, encoding=args.encoding) for path in args.inputs]
+        sources = [open_source(path, format=args.format, encoding=args.encoding, text_column=args.text_column or "document")
+                   for path in args.inputs]
     elif not args.text:
         sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding)]
     bundle = load_bundle(args.model, workers=args.workers)

@@ -36,18 +36,11 @@ def main(argv=None):
     # Imports happen here, not at the top: tokenizer worker processes re-import
     # this file and must not pay for loading TensorFlow.
     from app.config import load_config
-    from app.errors import InputError
+    from app.errors import run_command
 
-    try:
-        # Validated before TensorFlow loads: a typo in a config fails in a moment.
-        config = load_config(args.config, (data_overrides(args.data) if args.data else []) + args.set)
-        return train(config, args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing was saved", file=sys.stderr)
-        return 130
+    # The config is validated before TensorFlow loads: a typo fails in a moment.
+    overrides = (data_overrides(args.data) if args.data else []) + args.set
+    return run_command(lambda: train(load_config(args.config, overrides), args))
 
 
 def train(config, args):

@@ -97,8 +97,12 @@ class Source:
         return str(self.path) if self.path else "<stdin>"
 
 
-def open_source(path=None, stream=None, format=None, encoding=None):
-    """Decide format (extension unless given) and encoding (detected unless given)."""
+def open_source(path=None, stream=None, format=None, encoding=None, text_column="document"):
+    """Decide format (extension unless given) and encoding (detected unless given).
+
+    A ``.txt`` file whose first line is a tab-separated header naming ``text_column``
+    is TSV: that is how the original NSMC files (ratings_train.txt) are laid out.
+    """
     if path is not None:
         path = Path(path)
         if not path.exists():
@@ -118,7 +122,15 @@ def open_source(path=None, stream=None, format=None, encoding=None):
             codecs.lookup(encoding)
         except LookupError:
             raise DataError(f"unknown encoding {encoding!r}; try utf-8, utf-8-sig, cp949, euc-kr or utf-16") from None
-    return Source(path=path, stream=stream, format=format, encoding=encoding or detect_encoding(head))
+    encoding = encoding or detect_encoding(head)
+    if format == "txt" and path is not None and _has_tsv_header(head, encoding, text_column):
+        format = "tsv"
+    return Source(path=path, stream=stream, format=format, encoding=encoding)
+
+
+def _has_tsv_header(head, encoding, text_column):
+    first_line = head.split(b"\n", 1)[0].decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
+    return text_column in first_line.split("\t")
 
 
 def detect_encoding(head):
@@ -308,7 +320,8 @@ def load_labeled(spec, data_config):
 
     Returns (frame, dropped counts, the file's name).
     """
-    source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding)
+    source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding,
+                         text_column=data_config.text_column)
     frame = read_comments(source, data_config.text_column)
     frame, dropped = drop_unusable_rows(frame, data_config.text_column, data_config.label_column, source.name)
     return frame, dropped, source.name

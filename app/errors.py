@@ -19,3 +19,24 @@ class DataError(InputError):
 
 class BundleError(InputError):
     """A model directory that is incomplete, damaged, inconsistent or unsafe."""
+
+
+def run_command(command):
+    """Run a command-line tool's body and return its exit status.
+
+    An InputError prints ``error: <message>`` and gives 2; Ctrl-C gives 130 (no
+    output file or model is left half-written: both are renamed into place only
+    when complete); a closed pipe (``| head``) ends quietly.
+    """
+    import sys
+
+    try:
+        return command()
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was saved", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
