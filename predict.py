@@ -62,6 +62,8 @@ def predict(args):
         sources = [open_source(path, format=args.format, encoding=args.encoding, text_column=args.text_column or "document")
                    for path in args.inputs]
     elif not args.text:
+        if sys.stdin.isatty():
+            print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
         sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding)]
     bundle = load_bundle(args.model, workers=args.workers)
     from app.inference import predict_texts, with_predictions  # TensorFlow is loaded by now

@@ -6,6 +6,7 @@ matplotlib.use("Agg")  # files only, no screen needed
 
 import koreanize_matplotlib  # noqa: E402,F401 - registers NanumGothic so Hangul labels render
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 FORMULA_NOTES = """\
   Where the numbers come from (i = input features, u = units):
@@ -36,6 +37,7 @@ def plot_history(history, path):
         if f"val_{metric}" in history:
             axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_title(metric)
         axis.legend()
         axis.grid(alpha=0.3)
