@@ -11,7 +11,10 @@ import json
 import sys
 import time
 
-DATA_SHORTCUTS = {"nsmc": ("nsmc:train", "nsmc:test"), "nsmc3": ("nsmc:train3", None)}
+DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
+    "nsmc": {"train": "nsmc:train", "test": "nsmc:test", "label_names": {0: "negative", 1: "positive"}},
+    "nsmc3": {"train": "nsmc:train3", "test": None, "label_names": {0: "negative", 1: "neutral", 2: "positive"}},
+}
 
 
 def parse_args(argv=None):
@@ -26,9 +29,10 @@ def parse_args(argv=None):
 
 
 def data_overrides(data):
-    """``--data`` as config overrides (JSON strings are valid YAML values)."""
-    train, test = DATA_SHORTCUTS.get(data, (data, None))
-    return [f"data.train={json.dumps(train)}", f"data.test={json.dumps(test)}"]
+    """``--data`` as config overrides; a file of its own has a test split held out and
+    keeps its labels as they are written. (JSON values are valid YAML values.)"""
+    values = DATA_SHORTCUTS.get(data, {"train": data, "test": None, "label_names": None})
+    return [f"data.{key}={json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
 
 
 def main(argv=None):
