@@ -27,6 +27,8 @@ def parse_args(argv=None):
     parser.add_argument("-o", "--output", help="output file; its extension picks csv, tsv or jsonl")
     parser.add_argument("--format", choices=["tsv", "csv", "jsonl", "txt"], help="input format (default: by extension; txt for stdin)")
     parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8/16 BOM, CP949)")
+    parser.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict",
+                        help="undecodable bytes: stop with their line (strict, default) or replace them with U+FFFD and count them")
     parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
     parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
@@ -59,12 +61,12 @@ def predict(args):
     output_format = _output_format(args.output)
     _check_output_path(args.output, args.inputs)
     if args.inputs:
-        sources = [open_source(path, format=args.format, encoding=args.encoding, text_column=args.text_column or "document")
-                   for path in args.inputs]
+        sources = [open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
+                               text_column=args.text_column or "document") for path in args.inputs]
     elif not args.text:
         if sys.stdin.isatty():
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
-        sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding)]
+        sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding, errors=args.encoding_errors)]
     bundle = load_bundle(args.model, workers=args.workers)
     from app.inference import predict_texts, with_predictions  # TensorFlow is loaded by now
 

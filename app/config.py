@@ -33,6 +33,7 @@ class DataConfig:
     label_names: Optional[dict[str, str]] = None  # raw label -> name shown by predict
     format: Optional[Literal["tsv", "csv", "jsonl", "txt"]] = None  # None: by extension
     encoding: Optional[str] = None  # None: detect (UTF-8, UTF-8/16 with BOM, CP949)
+    encoding_errors: Literal["strict", "replace"] = "strict"  # replace: bad bytes -> U+FFFD, counted
     max_rows: Optional[int] = _range(1, default=None)  # random subset of train, for quick runs
 
 

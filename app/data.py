@@ -83,21 +83,41 @@ def _download(url, target):
 
 # ----------------------------------------------------------------------------- reading
 
+class _ReplacementCounter:
+    """A codec error handler that puts U+FFFD for each undecodable run and counts the bytes."""
+
+    name = "kosent.count-and-replace"
+    replaced = 0
+
+    @classmethod
+    def handle(cls, error):
+        cls.replaced += error.end - error.start
+        return "\ufffd", error.end
+
+
+codecs.register_error(_ReplacementCounter.name, _ReplacementCounter.handle)
+
+
 @dataclass
 class Source:
-    """Where comments come from: a file path, or a binary stream such as stdin."""
+    """Where comments come from: a file path, or a binary stream such as stdin.
+
+    ``errors`` is "strict" (undecodable bytes stop reading with their line number)
+    or "replace" (they become U+FFFD and their count is printed).
+    """
 
     path: Path = None
     stream: object = None
     format: str = None
     encoding: str = None
+    errors: str = "strict"
 
     @property
     def name(self):
         return str(self.path) if self.path else "<stdin>"
 
 
-def open_source(path=None, stream=None, format=None, encoding=None, text_column="document"):
+def open_source(path=None, stream=None, format=None, encoding=None, text_column="document", errors="strict"):
     """Decide format (extension unless given) and encoding (detected unless given).
 
     A ``.txt`` file whose first line is a tab-separated header naming ``text_column``
@@ -125,7 +145,7 @@ def open_source(path=None, stream=None, format=None, encoding=None, text_column=
     encoding = encoding or detect_encoding(head)
     if format == "txt" and path is not None and _has_tsv_header(head, encoding, text_column):
         format = "tsv"
-    return Source(path=path, stream=stream, format=format, encoding=encoding)
+    return Source(path=path, stream=stream, format=format, encoding=encoding, errors=errors)
 
 
 def _has_tsv_header(head, encoding, text_column):
@@ -152,10 +172,15 @@ def detect_encoding(head):
 def iter_chunks(source, text_column, chunk_rows=CHUNK_ROWS):
     """Yield DataFrames of the source's rows (all values as strings), in order."""
     readers = {"tsv": _read_delimited, "csv": _read_delimited, "jsonl": _read_jsonl, "txt": _read_text}
+    replaced_before = _ReplacementCounter.replaced
     try:
         yield from readers[source.format](source, text_column, chunk_rows)
     except UnicodeDecodeError as error:
         raise DataError(f"{source.name}: {_describe_bad_bytes(source, error)}") from None
+    replaced = _ReplacementCounter.replaced - replaced_before
+    if replaced:
+        print(f"warning: {source.name}: replaced {replaced:,} undecodable byte(s) with U+FFFD "
+              f"(not valid {source.encoding})", file=sys.stderr)
 
 
 def read_comments(source, text_column, chunk_rows=CHUNK_ROWS):
@@ -166,7 +191,8 @@ def read_comments(source, text_column, chunk_rows=CHUNK_ROWS):
 
 def _text_handle(source):
     raw = open(source.path, "rb") if source.path else source.stream
-    return io.TextIOWrapper(raw, encoding=source.encoding, newline=None if source.format == "txt" else "")
+    errors = _ReplacementCounter.name if source.errors == "replace" else "strict"
+    return io.TextIOWrapper(raw, encoding=source.encoding, errors=errors, newline=None if source.format == "txt" else "")
 
 
 def _read_delimited(source, text_column, chunk_rows):
@@ -213,18 +239,26 @@ def _read_jsonl(source, text_column, chunk_rows):
             seen_column = True
             records.append(record)
             if len(records) == chunk_rows:
-                yield _records_frame(records)
+                yield _records_frame(records, text_column)
                 records = []
     if records or not seen_column:
         yield _records_frame(records, text_column)
 
 
-def _records_frame(records, text_column=None):
+def _records_frame(records, text_column):
+    """Other fields keep their JSON types; the text field becomes text: null is an
+    empty comment and a number its digits, never a TypeError later."""
+    if not records:
+        return pd.DataFrame({text_column: pd.Series(dtype=object)})
     frame = pd.DataFrame.from_records(records)
-    if frame.empty and text_column:
-        frame = pd.DataFrame({text_column: pd.Series(dtype=str)})
-    # JSON null or a number in a text field becomes text, never a TypeError later
-    return frame.astype(object).where(frame.notna(), "").map(lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+    frame[text_column] = pd.Series([_as_text(record[text_column]) for record in records], dtype=object)
+    return frame
+
+
+def _as_text(value):
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _read_text(source, text_column, chunk_rows):
@@ -246,7 +280,7 @@ def _require_column(source, columns, column):
 
 def _describe_bad_bytes(source, error):
     if source.path is None:
-        return f"input is not valid {source.encoding} ({error.reason}); pass --encoding"
+        return f"input is not valid {source.encoding} ({error.reason}); pass --encoding, or --encoding-errors replace"
     data = source.path.read_bytes()
     try:
         data.decode(source.encoding)
@@ -254,7 +288,8 @@ def _describe_bad_bytes(source, error):
     except UnicodeDecodeError as whole:
         offset = whole.start
     line = data.count(b"\n", 0, offset) + 1
-    return f"line {line}: byte 0x{data[offset]:02x} is not valid {source.encoding}; pass --encoding (e.g. cp949, utf-8)"
+    return (f"line {line}: byte 0x{data[offset]:02x} is not valid {source.encoding}; pass --encoding "
+            f"(e.g. cp949, utf-8), or --encoding-errors replace to read past it")
 
 
 # ----------------------------------------------------------------------------- labels
@@ -321,7 +356,7 @@ def load_labeled(spec, data_config):
     Returns (frame, dropped counts, the file's name).
     """
     source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding,
-                         text_column=data_config.text_column)
+                         text_column=data_config.text_column, errors=data_config.encoding_errors)
     frame = read_comments(source, data_config.text_column)
     frame, dropped = drop_unusable_rows(frame, data_config.text_column, data_config.label_column, source.name)
     return frame, dropped, source.name

@@ -43,7 +43,7 @@ def with_predictions(frame, bundle, probabilities, status):
     has_prediction = status == OK
     best = predicted_classes(probabilities, status)
     added = {
-        columns[0]: [names[i] if i >= 0 else "" for i in best],
+        columns[0]: [names[i] if i >= 0 else None for i in best],  # null in JSON, empty in CSV
         columns[1]: np.round(probabilities.max(axis=1, initial=-np.inf, where=~np.isnan(probabilities)), 6),
     }
     for column, i in zip(columns[2:-1], range(len(names))):

@@ -1,0 +1,99 @@
+"""Bad input never loses a row and never ends in a traceback.
+
+predict.main is called in-process (TensorFlow is already loaded by the session's
+tiny model), so each case costs milliseconds, not a new interpreter.
+"""
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import predict
+from app.data import open_source, read_comments
+from app.errors import DataError
+
+NASTY = [
+    "", "   ", "null", "NA", "None", "NaN", "ㅋㅋㅋ", "ㅠㅠ", "😀😀👍", "韓國 映畫", "\u200b\u200b", "12345", "!!!...",
+    "정말 \"최고\" 였다", "탭\t있음", "줄\n바꿈", "쉼표, 있음", "가" * 100_000, "좋\x00아요",
+]
+
+
+def run_predict(tiny_run, *args):
+    return predict.main(["--model", str(tiny_run), "--workers", "1", *args])
+
+
+def test_every_nasty_comment_keeps_its_row_and_gets_a_status(tiny_run, tmp_path):
+    source = tmp_path / "nasty.jsonl"
+    pd.DataFrame({"id": range(len(NASTY)), "document": NASTY}).to_json(source, orient="records", lines=True, force_ascii=False)
+    output = tmp_path / "out.jsonl"
+    assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+    result = pd.read_json(output, lines=True, dtype=False)
+    assert result["id"].tolist() == list(range(len(NASTY)))
+    assert result["document"].tolist() == NASTY
+    assert set(result["status"]) <= {"ok", "empty", "no_known_tokens"}
+    assert result.loc[result["document"].str.strip() == "", "status"].eq("empty").all()
+    without_prediction = result[result["status"] != "ok"]
+    assert len(without_prediction) >= 4  # the blank ones, and at least the zero-width spaces
+    assert without_prediction["label"].isna().all() and without_prediction["confidence"].isna().all()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(NASTY[:-2]), st.text(max_size=40)), max_size=12))
+def test_any_rows_come_back_as_many_and_in_order(tiny_run, tmp_path, comments):
+    source = tmp_path / "rows.csv"
+    pd.DataFrame({"n": range(len(comments)), "document": comments}).to_csv(source, index=False)
+    output = tmp_path / "rows.out.csv"
+    assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+    result = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert result["n"].tolist() == [str(i) for i in range(len(comments))]
+    assert result["document"].tolist() == comments
+
+
+def test_a_file_with_zero_rows_gives_just_the_header(tiny_run, tmp_path):
+    source = tmp_path / "header_only.tsv"
+    source.write_text("id\tdocument\n", encoding="utf-8")
+    output = tmp_path / "out.csv"
+    assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+    assert output.read_text(encoding="utf-8").strip() == "id,document,label,confidence,p_negative,p_positive,status"
+
+
+def test_invalid_bytes_stop_with_their_line_or_are_replaced_and_counted(tmp_path, capsys):
+    path = tmp_path / "bad.tsv"
+    path.write_bytes("id\tdocument\n1\t좋아요\n2\t".encode() + b"\xff\xfe bad\n" + "3\t끝\n".encode())
+    with pytest.raises(DataError, match=r"bad.tsv: line 3: byte 0xff is not valid utf-8"):
+        read_comments(open_source(path), "document")
+    frame = read_comments(open_source(path, errors="replace"), "document")
+    assert frame["document"].tolist() == ["좋아요", "\ufffd\ufffd bad", "끝"]
+    assert "replaced 2 undecodable byte(s)" in capsys.readouterr().err
+
+
+def test_nul_bytes_and_mixed_line_ends_do_not_lose_rows(tmp_path):
+    nul = tmp_path / "nul.tsv"
+    nul.write_bytes("id\tdocument\n1\t좋\x00아요\n2\t별로\n".encode())
+    assert read_comments(open_source(nul), "document")["document"].tolist() == ["좋\x00아요", "별로"]
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes("하나\r\n둘\r셋\n넷".encode())
+    assert read_comments(open_source(mixed), "document")["document"].tolist() == ["하나", "둘", "셋", "넷"]
+
+
+def test_an_unclosed_quote_is_a_clear_error_naming_the_file(tmp_path):
+    path = tmp_path / "unclosed.csv"
+    path.write_text('id,document\n1,"안 닫힌 따옴표\n2,다음\n', encoding="utf-8")
+    with pytest.raises(DataError, match="unclosed.csv: EOF inside string"):
+        read_comments(open_source(path), "document")
+
+
+def test_predict_refuses_to_overwrite_its_input_and_creates_output_folders(tiny_run, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("document\n좋아요\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="would overwrite an input file"):
+        run_predict(tiny_run, str(source), "-o", str(source))
+    output = tmp_path / "new" / "folder" / "out.tsv"
+    assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+    assert output.read_text(encoding="utf-8").startswith("document\tlabel")
+
+
+def test_missing_input_is_an_error_not_a_traceback(tiny_run, tmp_path, capsys):
+    assert run_predict(tiny_run, str(tmp_path / "nope.tsv")) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope.tsv'}: file not found"
