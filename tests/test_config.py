@@ -88,6 +88,7 @@ def test_unknown_key_with_nothing_close_lists_the_known_keys(write_config):
         ("vocab: {max_length: -1}", "vocab.max_length", "-1", ">= 1"),
         ("model: {cell: transformer}", "model.cell", "'transformer'", "one of simple_rnn, lstm, gru"),
         ("model: {bidirectional: maybe}", "model.bidirectional", "'maybe'", "true or false"),
+        ("data: {encoding_errors: ignore}", "data.encoding_errors", "'ignore'", "one of strict, replace"),
         ("train: {learning_rate: 0.0}", "train.learning_rate", "0.0", "> 0"),
         ("train: {learning_rate: fast}", "train.learning_rate", "'fast'", "a number"),
         ("data: {test_split: 1.0}", "data.test_split", "1.0", "in (0, 1)"),
