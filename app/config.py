@@ -8,6 +8,7 @@ value and what is allowed, on one line.
 
 import dataclasses
 import difflib
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,8 @@ def load_config(path, overrides=()):
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except OSError as error:  # a directory, no permission...
+        raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {_one_line(error)}") from None
     except UnicodeDecodeError as error:
@@ -170,7 +173,8 @@ def _set_dotted(raw, key, value, source):
 
 
 def _unknown_key(prefix, name, known):
-    full = f"{prefix}.{name}" if prefix else str(name)
+    name = name if isinstance(name, str) and name.isprintable() else repr(name)  # the error stays one line
+    full = f"{prefix}.{name}" if prefix else name
     close = difflib.get_close_matches(str(name), list(known), n=1)
     hint = f" (did you mean {prefix + '.' if prefix else ''}{close[0]}?)" if close else f" (known: {', '.join(known)})"
     return f"{full} is not a known key{hint}"
@@ -178,6 +182,7 @@ def _unknown_key(prefix, name, known):
 
 def _build(schema, raw, prefix, source, sources):
     where = lambda key: sources.get(key, source)  # noqa: E731 - the file, or the --set that wrote the key
+    raw = {} if raw is None else raw  # an empty section (`model:`) means its defaults
     if not isinstance(raw, dict):
         raise ConfigError(f"{where(prefix)}: {prefix or 'the config'} must be a mapping, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(schema)}
@@ -231,8 +236,8 @@ def _convert(value, hint, key, metadata, source, sources):
                 value = float(value)
             except ValueError:
                 fail("a number")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail("a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            fail("a finite number")
         value = float(value)
     elif hint is str:
         if not isinstance(value, str) or not value.strip():

@@ -164,7 +164,7 @@ def detect_encoding(head):
             head.decode(encoding)
             return encoding
         except UnicodeDecodeError as error:
-            if error.start >= len(head) - 3 and len(head) == 1 << 16:
+            if error.reason == "unexpected end of data" and len(head) == 1 << 16:
                 return encoding  # the sample ends inside a character
     return "utf-8"  # neither fits: reading reports the first bad byte and its line
 
@@ -196,7 +196,8 @@ def _text_handle(source):
 
 
 def _read_delimited(source, text_column, chunk_rows):
-    options = dict(dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows)
+    # index_col=False: a row with a trailing delimiter must not turn the first column into an index
+    options = dict(dtype=str, keep_default_na=False, na_filter=False, index_col=False, chunksize=chunk_rows)
     if source.format == "tsv":
         options.update(sep="\t", quoting=csv.QUOTE_NONE)  # NSMC reviews hold bare quotes
     handle = _text_handle(source)
@@ -250,7 +251,7 @@ def _records_frame(records, text_column):
     empty comment and a number its digits, never a TypeError later."""
     if not records:
         return pd.DataFrame({text_column: pd.Series(dtype=object)})
-    frame = pd.DataFrame.from_records(records)
+    frame = pd.DataFrame(records, dtype=object)  # object: an int some record lacks stays an int
     frame[text_column] = pd.Series([_as_text(record[text_column]) for record in records], dtype=object)
     return frame
 
@@ -262,14 +263,15 @@ def _as_text(value):
 
 
 def _read_text(source, text_column, chunk_rows):
-    lines = []
+    lines, yielded = [], False
     with _text_handle(source) as handle:
         for line in handle:
             lines.append(line.rstrip("\n"))
             if len(lines) == chunk_rows:
                 yield pd.DataFrame({text_column: lines}, dtype=object)
-                lines = []
-    yield pd.DataFrame({text_column: lines}, dtype=object)
+                lines, yielded = [], True
+    if lines or not yielded:  # an empty file still gives one (empty) chunk with the column
+        yield pd.DataFrame({text_column: lines}, dtype=object)
 
 
 def _require_column(source, columns, column):
