@@ -19,6 +19,15 @@ from pathlib import Path
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
+def count(minimum):
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}")
+        return value
+    return parse
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", help="comment files (.tsv .csv .jsonl .txt); standard input when none")
@@ -32,8 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
     parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
-    parser.add_argument("--batch-size", type=int, default=1024, help="comments per model call (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=0, help="tokenizer processes (default: every core)")
+    parser.add_argument("--batch-size", type=count(1), default=1024, help="comments per model call (default: %(default)s)")
+    parser.add_argument("--workers", type=count(0), default=0, help="tokenizer processes (default: every core)")
     args = parser.parse_args(argv)
     if args.inputs and args.text:
         parser.error("give comment files or --text, not both")
@@ -53,16 +62,18 @@ def predict(args):
     import numpy as np
     import pandas as pd
 
-    from app.bundle import load_bundle
+    from app.bundle import load_bundle, read_config
     from app.data import iter_chunks, open_source
     from app.errors import DataError
 
     # Cheap checks first, so a typo fails before TensorFlow loads
     output_format = _output_format(args.output)
     _check_output_path(args.output, args.inputs)
+    model_config = read_config(args.model) if Path(args.model).is_dir() else None
+    text_column = args.text_column or (model_config.data.text_column if model_config else "document")
     if args.inputs:
         sources = [open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
-                               text_column=args.text_column or "document") for path in args.inputs]
+                               text_column=text_column) for path in args.inputs]
     elif not args.text:
         if sys.stdin.isatty():
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
@@ -70,7 +81,6 @@ def predict(args):
     bundle = load_bundle(args.model, workers=args.workers)
     from app.inference import predict_texts, with_predictions  # TensorFlow is loaded by now
 
-    text_column = args.text_column or bundle.config.data.text_column
     label_column = args.label_column or bundle.config.data.label_column
     if args.text:
         chunks = [pd.DataFrame({text_column: args.text}, dtype=object)]
@@ -122,24 +132,28 @@ def _report_evaluation(y_true, probabilities, bundle):
 
 
 def _output_format(output):
+    from app.errors import DataError
+
     if output is None:
         return "csv"
     suffix = Path(output).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
-        raise SystemExit(f"error: {output}: output extension must be one of {', '.join(OUTPUT_FORMATS)}")
+        raise DataError(f"{output}: output extension must be one of {', '.join(OUTPUT_FORMATS)}")
     return OUTPUT_FORMATS[suffix]
 
 
 def _check_output_path(output, inputs):
+    from app.errors import DataError
+
     if output and any(Path(output).resolve() == Path(i).resolve() for i in inputs):
-        raise SystemExit(f"error: {output}: output would overwrite an input file; choose another -o")
+        raise DataError(f"{output}: output would overwrite an input file; choose another -o")
 
 
 class OutputWriter:
     """Streams result frames to a file (written to a temporary name, renamed at the end) or stdout."""
 
     def __init__(self, path, format):
-        self.path, self.format, self.first = (Path(path) if path else None), format, True
+        self.path, self.format, self.columns = (Path(path) if path else None), format, None
 
     def __enter__(self):
         if self.path:
@@ -151,12 +165,19 @@ class OutputWriter:
         return self
 
     def write(self, frame):
+        from app.errors import DataError
+
         if self.format == "jsonl":
             if len(frame):  # pandas ends each record, the last included, with a newline
                 frame.to_json(self.handle, orient="records", lines=True, force_ascii=False)
-        else:
-            frame.to_csv(self.handle, sep="\t" if self.format == "tsv" else ",", index=False, header=self.first)
-        self.first = False
+        else:  # one header for the whole file: every part must have its columns
+            if self.columns is not None and list(frame.columns) != self.columns:
+                raise DataError(f"inputs have different columns ({', '.join(map(str, frame.columns))} after "
+                                f"{', '.join(map(str, self.columns))}); predict them separately or write .jsonl")
+            # CRLF line ends (RFC 4180): pandas then quotes a lone "\r" inside a comment too
+            frame.to_csv(self.handle, sep="\t" if self.format == "tsv" else ",", index=False,
+                         header=self.columns is None, lineterminator="\r\n")
+            self.columns = list(frame.columns)
         self.handle.flush()
 
     def __exit__(self, kind, error, trace):

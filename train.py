@@ -48,6 +48,11 @@ def main(argv=None):
 
 
 def train(config, args):
+    from app.bundle import check_run_name
+
+    # checked now, not after an hour of training
+    run_name = check_run_name(args.name or f"{config.name or config.model.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
+
     import numpy as np
 
     from app import report
@@ -121,7 +126,8 @@ def train(config, args):
     history = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), train_cfg, len(labels.names))
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history.history["loss"])):
-        print("error: training diverged; nothing was saved", file=sys.stderr)
+        print("error: the loss became NaN/inf (training diverged); nothing was saved. Set train.clipnorm "
+              "(e.g. 1.0) or lower train.learning_rate", file=sys.stderr)
         return 1
 
     # 5. Test metrics, then the saved run
@@ -131,7 +137,8 @@ def train(config, args):
     metrics.update({
         "params": sum(row["params"] for row in params),
         "recurrent_params": recurrent_parameters(params),
-        "best_epoch": best_epoch(history.history, train_cfg.early_stopping.monitor) if "val_loss" in history.history else epochs_run,
+        # without early stopping the saved weights are the last epoch's
+        "best_epoch": best_epoch(history.history, train_cfg.early_stopping.monitor) if train_cfg.early_stopping.enabled else epochs_run,
         "epochs_run": epochs_run,
         "train_seconds": round(train_seconds, 2),
         "seconds_per_epoch": round(train_seconds / epochs_run, 2),
@@ -141,9 +148,8 @@ def train(config, args):
         "coverage": coverage,
     })
     print("test set: " + format_metrics(metrics, labels.names))
-    name = args.name or f"{config.name or config.model.cell}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = save_bundle(
-        args.models_dir, name, model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,
+        args.models_dir, run_name, model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,
         metrics=metrics, params=params, history=history.history,
         plots=[lambda d: report.plot_history(history.history, d / "learning_curves.png"),
                lambda d: report.plot_confusion_matrix(metrics["confusion_matrix"], labels.names, d / "confusion_matrix.png")],

@@ -19,7 +19,9 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +30,12 @@ import yaml
 
 from app.config import config_from_dict
 from app.data import LabelSet
-from app.errors import BundleError, ConfigError
+from app.errors import BundleError, ConfigError, one_line
 from app.tokenizer import Tokenizer
 from app.vocab import Vocabulary
 
 FORMAT_VERSION = 1
+RUN_NAME = re.compile(r"[\w-][\w.-]*")
 REQUIRED_FILES = ["bundle.json", "model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json"]
 
 
@@ -106,17 +109,15 @@ def load_bundle(path, workers=0):
         raise BundleError(f"{path / 'bundle.json'}: format_version {info.get('format_version')!r} is not supported (expected {FORMAT_VERSION}); retrain with this version")
     if _sha256(path / "model.keras") != info.get("model_sha256"):
         raise BundleError(f"{path / 'model.keras'}: SHA-256 does not match bundle.json; the file was changed or damaged")
-    try:
-        config = config_from_dict(yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")), source=str(path / "config.yaml"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise BundleError(f"{path / 'config.yaml'}: not readable YAML ({type(error).__name__})") from None
-    except ConfigError as error:
-        raise BundleError(str(error)) from None
+    config = read_config(path)
     settings = _read_json(path / "tokenizer.json")
     try:
         tokenizer = Tokenizer(settings["backend"], settings["stem"], settings["norm"], workers=workers, cache=False)
     except (KeyError, TypeError, ValueError) as error:
         raise BundleError(f"{path / 'tokenizer.json'}: invalid tokenizer settings ({error})") from None
+    if settings.get("library") != tokenizer.settings()["library"]:
+        print(f"warning: {path} was trained with {settings.get('library')}, this machine has "
+              f"{tokenizer.settings()['library']}; tokens may differ slightly", file=sys.stderr)
     try:
         vocab = Vocabulary.load(path / "vocab.txt")
         labels = LabelSet.from_json(_read_json(path / "labels.json"))
@@ -131,10 +132,32 @@ def load_bundle(path, workers=0):
     try:
         model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad archive
-        raise BundleError(f"{path / 'model.keras'}: cannot be loaded safely ({_one_line(error)})") from None
+        raise BundleError(f"{path / 'model.keras'}: cannot be loaded safely ({one_line(error)[:300]})") from None
     _check_consistent(path, model, vocab, labels, output_classes(model))
     metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
     return Bundle(path, model, config, tokenizer, vocab, labels, metrics)
+
+
+def read_config(path):
+    """The run's config.yaml, validated against the schema (cheap: no TensorFlow)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except OSError:
+        raise BundleError(f"{path}: not a complete model directory; missing config.yaml") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path / 'config.yaml'}: not readable YAML ({type(error).__name__})") from None
+    try:
+        return config_from_dict(raw, source=str(path / "config.yaml"))
+    except ConfigError as error:
+        raise BundleError(str(error)) from None
+
+
+def check_run_name(name):
+    """A run name is one plain directory name: checked before training, not after."""
+    if not RUN_NAME.fullmatch(name):
+        raise BundleError(f"run name {name!r} must be letters, digits, '-', '_' or '.', not starting with '.'")
+    return name
 
 
 def _check_consistent(path, model, vocab, labels, classes):
@@ -172,7 +195,3 @@ def _sha256(path):
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _one_line(error):
-    return " ".join(str(error).split())[:300]

@@ -16,7 +16,7 @@ from typing import Literal, Optional
 
 import yaml
 
-from app.errors import ConfigError
+from app.errors import ConfigError, one_line
 
 
 def _range(low=None, high=None, *, low_open=False, high_open=False, default):
@@ -121,7 +121,7 @@ def load_config(path, overrides=()):
     except OSError as error:  # a directory, no permission...
         raise ConfigError(f"{path}: cannot read the config ({error.strerror})") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {_one_line(error)}") from None
+        raise ConfigError(f"{path}: not valid YAML: {one_line(error)}") from None
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: config must be UTF-8 text ({error.reason})") from None
     if raw is None:
@@ -251,7 +251,3 @@ def _convert(value, hint, key, metadata, source, sources):
             fail(f"{'>' if low_open else '>='} {low}")
         fail(f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}")
     return value
-
-
-def _one_line(error):
-    return " ".join(str(error).split())

@@ -8,10 +8,12 @@ Files are read in chunks; ``read_comments`` simply joins the chunks.
 import codecs
 import csv
 import io
+import itertools
 import json
 import re
 import sys
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ FORMATS = {".tsv": "tsv", ".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndj
 NSMC_FILES = {"train": "ratings_train", "test": "ratings_test", "train3": "ratings3_sample"}
 NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{stem}.txt"
 CHUNK_ROWS = 50_000
+HEAD_BYTES = 1 << 16  # how much of a file is looked at to tell its encoding
 
 
 # ----------------------------------------------------------------------------- locations
@@ -41,10 +44,14 @@ def resolve_data_path(spec):
     path = Path(spec).expanduser()
     if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
         path = PROJECT_ROOT / path  # configs name files relative to the project
+    return _existing_file(path)
+
+
+def _existing_file(path):
     if not path.exists():
-        raise DataError(f"{spec}: file not found")
+        raise DataError(f"{path}: file not found")
     if path.is_dir():
-        raise DataError(f"{spec}: is a directory, expected a comment file")
+        raise DataError(f"{path}: is a directory, expected a comment file")
     return path
 
 
@@ -124,25 +131,23 @@ def open_source(path=None, stream=None, format=None, encoding=None, text_column=
     is TSV: that is how the original NSMC files (ratings_train.txt) are laid out.
     """
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise DataError(f"{path}: file not found")
-        if path.is_dir():
-            raise DataError(f"{path}: is a directory, expected a comment file")
+        path = _existing_file(Path(path))
         format = format or FORMATS.get(path.suffix.lower())
         if format is None:
             raise DataError(f"{path}: cannot tell the format from {path.suffix!r}; pass --format tsv, csv, jsonl or txt")
         with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
+            head = handle.read(HEAD_BYTES + 1)
+        whole = len(head) <= HEAD_BYTES
+        head = head[:HEAD_BYTES]
     else:
         format = format or "txt"
-        head = stream.peek(1 << 16)[: 1 << 16]
+        head, whole = stream.peek(HEAD_BYTES)[:HEAD_BYTES], False  # a pipe may hold more than it shows
     if encoding:
         try:
             codecs.lookup(encoding)
         except LookupError:
             raise DataError(f"unknown encoding {encoding!r}; try utf-8, utf-8-sig, cp949, euc-kr or utf-16") from None
-    encoding = encoding or detect_encoding(head)
+    encoding = encoding or detect_encoding(head, whole)
     if format == "txt" and path is not None and _has_tsv_header(head, encoding, text_column):
         format = "tsv"
     return Source(path=path, stream=stream, format=format, encoding=encoding, errors=errors)
@@ -153,19 +158,22 @@ def _has_tsv_header(head, encoding, text_column):
     return text_column in first_line.split("\t")
 
 
-def detect_encoding(head):
-    """UTF-8 or UTF-16 by BOM, else UTF-8 when it decodes, else CP949 (Korean Windows)."""
+def detect_encoding(head, whole=True):
+    """UTF-8 or UTF-16 by BOM, else UTF-8 when it decodes, else CP949 (Korean Windows).
+
+    ``whole`` says ``head`` is the entire input; otherwise it may end inside a
+    character, which is not held against the encoding.
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     for encoding in ("utf-8", "cp949"):
         try:
-            head.decode(encoding)
+            codecs.getincrementaldecoder(encoding)().decode(head, final=whole)
             return encoding
-        except UnicodeDecodeError as error:
-            if error.reason == "unexpected end of data" and len(head) == 1 << 16:
-                return encoding  # the sample ends inside a character
+        except UnicodeDecodeError:
+            continue
     return "utf-8"  # neither fits: reading reports the first bad byte and its line
 
 
@@ -195,25 +203,29 @@ def _text_handle(source):
     return io.TextIOWrapper(raw, encoding=source.encoding, errors=errors, newline=None if source.format == "txt" else "")
 
 
-def _read_delimited(source, text_column, chunk_rows):
+def _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=False):
     # index_col=False: a row with a trailing delimiter must not turn the first column into an index
     options = dict(dtype=str, keep_default_na=False, na_filter=False, index_col=False, chunksize=chunk_rows)
     if source.format == "tsv":
         options.update(sep="\t", quoting=csv.QUOTE_NONE)  # NSMC reviews hold bare quotes
     handle = _text_handle(source)
     try:
-        reader = pd.read_csv(handle, **options)
-        empty = True
-        with reader:
-            for chunk in reader:
-                if empty:
-                    _require_column(source, chunk.columns, text_column)
-                    empty = False
-                yield chunk
-        if empty:  # header only: no chunk comes out of pandas
-            columns = list(pd.read_csv(_text_handle(source), nrows=0, **{k: v for k, v in options.items() if k != "chunksize"}).columns)
-            _require_column(source, columns, text_column)
-            yield pd.DataFrame({column: pd.Series(dtype=str) for column in columns})
+        with warnings.catch_warnings():
+            # pandas only warns when the first row has more fields than the header (it
+            # drops them); an extra field that holds text must stop reading instead
+            warnings.simplefilter("ignore" if extra_empty_fields_seen else "error", pd.errors.ParserWarning)
+            with pd.read_csv(handle, **options) as reader:
+                for number, chunk in enumerate(reader):
+                    if number == 0:  # a header-only file gives one empty chunk
+                        _require_column(source, chunk.columns, text_column)
+                    yield chunk
+    except pd.errors.ParserWarning:
+        if source.path is not None and not _first_row_extra_text(source):
+            # only empty extra fields (rows ending in a delimiter, as some exports write them)
+            yield from _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=True)
+            return
+        raise DataError(f"{source.name}: line 2 has more fields than the header; a delimiter inside a comment? "
+                        f"(quote such fields in CSV, or remove the extra tab)") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{source.name}: file is empty; expected a header line naming the column {text_column!r}") from None
     except pd.errors.ParserError as error:
@@ -221,6 +233,14 @@ def _read_delimited(source, text_column, chunk_rows):
         raise DataError(f"{source.name}: {message}") from None
     finally:
         handle.close()
+
+
+def _first_row_extra_text(source):
+    """Whether the first data row has fields beyond the header's that hold text."""
+    sep, quoting = ("\t", csv.QUOTE_NONE) if source.format == "tsv" else (",", csv.QUOTE_MINIMAL)
+    with _text_handle(source) as handle:
+        rows = list(itertools.islice(csv.reader(handle, delimiter=sep, quoting=quoting), 2))
+    return len(rows) == 2 and any(field.strip() for field in rows[1][len(rows[0]):])
 
 
 def _read_jsonl(source, text_column, chunk_rows):

@@ -21,6 +21,11 @@ class BundleError(InputError):
     """A model directory that is incomplete, damaged, inconsistent or unsafe."""
 
 
+def one_line(error):
+    """An exception's message with its line breaks folded, for a one-line error."""
+    return " ".join(str(error).split())
+
+
 def run_command(command):
     """Run a command-line tool's body and return its exit status.
 

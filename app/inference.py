@@ -33,18 +33,23 @@ def predict_texts(bundle, texts, batch_size=1024):
 def output_columns(existing, names):
     """Names of the added columns; ``predicted_`` is prefixed where the input has one."""
     wanted = ["label", "confidence", *(f"p_{name}" for name in names), "status"]
-    return [f"predicted_{c}" if c in existing else c for c in wanted]
+    taken, columns = set(existing), []
+    for column in wanted:
+        while column in taken:
+            column = f"predicted_{column}"
+        taken.add(column)
+        columns.append(column)
+    return columns
 
 
 def with_predictions(frame, bundle, probabilities, status):
     """``frame`` (columns and order untouched) plus label, confidence, p_<class>, status."""
     names = bundle.labels.names
     columns = output_columns(frame.columns, names)
-    has_prediction = status == OK
     best = predicted_classes(probabilities, status)
     added = {
         columns[0]: [names[i] if i >= 0 else None for i in best],  # null in JSON, empty in CSV
-        columns[1]: np.round(probabilities.max(axis=1, initial=-np.inf, where=~np.isnan(probabilities)), 6),
+        columns[1]: np.round(probabilities.max(axis=1), 6),  # NaN where there is no prediction
     }
     for column, i in zip(columns[2:-1], range(len(names))):
         added[column] = np.round(probabilities[:, i], 6)
@@ -52,7 +57,6 @@ def with_predictions(frame, bundle, probabilities, status):
     result = frame.reset_index(drop=True).copy()
     for column, values in added.items():
         result[column] = values
-    result.loc[~has_prediction, columns[1]] = np.nan
     return result
 
 

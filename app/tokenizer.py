@@ -27,7 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHUNK_SIZE = 2000  # comments per task sent to a worker
 PARALLEL_MIN = 4000  # below this, the pool's start-up costs more than it saves
 TOKEN_SEPARATOR = "\x1f"  # cache files: one comment a line, tokens split by this
-BACKEND_PACKAGES = {"mecab": "python-mecab-ko", "okt": "konlpy", "kiwi": "kiwipiepy", "char": None}
+# the packages whose versions decide the tokens (for MeCab the dictionary matters most)
+BACKEND_PACKAGES = {"mecab": ["python-mecab-ko", "python-mecab-ko-dic"], "okt": ["konlpy"], "kiwi": ["kiwipiepy", "kiwipiepy_model"], "char": []}
 
 
 def _make_mecab(stem, norm):
@@ -112,12 +113,12 @@ class Tokenizer:
 
     def settings(self):
         """What decides the tokens: saved with a model so predict tokenizes the same way."""
-        package = BACKEND_PACKAGES[self.backend]
+        packages = BACKEND_PACKAGES[self.backend]
         return {
             "backend": self.backend,
             "stem": self.stem,
             "norm": self.norm,
-            "library": f"{package}=={metadata.version(package)}" if package else None,
+            "library": ", ".join(f"{p}=={metadata.version(p)}" for p in packages) or None,
         }
 
     def tokenize(self, texts, progress=False):

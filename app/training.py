@@ -34,23 +34,6 @@ def make_optimizer(config):
     return OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate, **clipping)
 
 
-class StopOnNaN(keras.callbacks.Callback):
-    """Stop at the first NaN loss and say what usually helps."""
-
-    diverged = False
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.model.stop_training = True
-            self.diverged = True
-            print(
-                "\nerror: the loss became NaN/inf (training diverged); set train.clipnorm "
-                "(e.g. 1.0) or lower train.learning_rate",
-                file=sys.stderr,
-            )
-
-
 def fit(model, train, validation, config, num_classes):
     """Compile and train ``model``; returns the Keras History.
 
@@ -59,7 +42,7 @@ def fit(model, train, validation, config, num_classes):
     """
     loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"])
-    callbacks = [StopOnNaN()]
+    callbacks = [keras.callbacks.TerminateOnNaN()]
     stopping = config.early_stopping
     if stopping.enabled:
         callbacks.append(keras.callbacks.EarlyStopping(

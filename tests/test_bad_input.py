@@ -42,7 +42,7 @@ def test_every_nasty_comment_keeps_its_row_and_gets_a_status(tiny_run, tmp_path)
 @given(st.lists(st.one_of(st.sampled_from(NASTY[:-2]), st.text(max_size=40)), max_size=12))
 def test_any_rows_come_back_as_many_and_in_order(tiny_run, tmp_path, comments):
     source = tmp_path / "rows.csv"
-    pd.DataFrame({"n": range(len(comments)), "document": comments}).to_csv(source, index=False)
+    pd.DataFrame({"n": range(len(comments)), "document": comments}).to_csv(source, index=False, lineterminator="\r\n")
     output = tmp_path / "rows.out.csv"
     assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
     result = pd.read_csv(output, dtype=str, keep_default_na=False)
@@ -87,8 +87,7 @@ def test_an_unclosed_quote_is_a_clear_error_naming_the_file(tmp_path):
 def test_predict_refuses_to_overwrite_its_input_and_creates_output_folders(tiny_run, tmp_path):
     source = tmp_path / "in.csv"
     source.write_text("document\n좋아요\n", encoding="utf-8")
-    with pytest.raises(SystemExit, match="would overwrite an input file"):
-        run_predict(tiny_run, str(source), "-o", str(source))
+    assert run_predict(tiny_run, str(source), "-o", str(source)) == 2
     output = tmp_path / "new" / "folder" / "out.tsv"
     assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
     assert output.read_text(encoding="utf-8").startswith("document\tlabel")
@@ -97,3 +96,53 @@ def test_predict_refuses_to_overwrite_its_input_and_creates_output_folders(tiny_
 def test_missing_input_is_an_error_not_a_traceback(tiny_run, tmp_path, capsys):
     assert run_predict(tiny_run, str(tmp_path / "nope.tsv")) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope.tsv'}: file not found"
+
+
+def test_inputs_with_different_columns_are_refused_for_one_csv(tiny_run, tmp_path, capsys):
+    first, second = tmp_path / "a.tsv", tmp_path / "b.csv"
+    first.write_text("id\tdocument\n1\t좋아요\n", encoding="utf-8")
+    second.write_text("document\n별로\n", encoding="utf-8")
+    assert run_predict(tiny_run, str(first), str(second), "-o", str(tmp_path / "out.csv")) == 2
+    assert "inputs have different columns" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()  # nothing half-written
+
+
+def test_prediction_columns_never_overwrite_input_columns(tiny_run, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("document,label,predicted_label\n좋아요,1,keepme\n", encoding="utf-8")
+    output = tmp_path / "out.csv"
+    assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+    frame = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert frame.loc[0, "predicted_label"] == "keepme" and frame.loc[0, "label"] == "1"
+    assert "predicted_predicted_label" in frame.columns
+
+
+def test_negative_worker_counts_are_refused_by_the_parser(tiny_run):
+    with pytest.raises(SystemExit) as exit_info:
+        run_predict(tiny_run, "--text", "좋다", "--workers", "-1")
+    assert exit_info.value.code == 2
+
+
+def test_a_bad_run_name_stops_before_any_training(capsys):
+    import train
+
+    assert train.main(["--config", "configs/quick.yaml", "--name", "a/b"]) == 2
+    assert "run name 'a/b' must be" in capsys.readouterr().err
+
+
+def test_a_tab_inside_a_comment_is_an_error_but_trailing_tabs_are_fine(tmp_path):
+    tabbed = tmp_path / "tab.tsv"
+    tabbed.write_text("id\tdocument\n1\t좋아요\t정말\n", encoding="utf-8")
+    with pytest.raises(DataError, match="tab.tsv: line 2 has more fields than the header"):
+        read_comments(open_source(tabbed), "document")
+    trailing = tmp_path / "trailing.tsv"
+    trailing.write_text("id\tdocument\tlabel\n1\t재밌다\t1\t\n2\t지루하다\t0\t\n", encoding="utf-8")
+    assert read_comments(open_source(trailing), "document")["label"].tolist() == ["1", "0"]
+
+
+def test_cp949_is_detected_from_a_sample_cut_inside_a_character():
+    from app.data import detect_encoding
+
+    cut = ("가나다" * 10).encode("cp949")[:-1]  # ends on the first byte of 다
+    assert detect_encoding(cut, whole=False) == "cp949"
+    assert detect_encoding(cut[:-1], whole=True) == "cp949"
