@@ -66,6 +66,7 @@ class ModelConfig:
     embedding_dim: int = _range(1, default=128)
     embedding_dropout: float = _range(0, 1, high_open=True, default=0.0)
     units: int = _range(1, default=128)
+    activation: Literal["tanh", "relu"] = "tanh"  # relu: unbounded states, gradients that can explode
     layers: int = _range(1, 8, default=1)
     bidirectional: bool = False
     dropout: float = _range(0, 1, high_open=True, default=0.0)

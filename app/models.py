@@ -51,6 +51,7 @@ def build_model(config, vocab_size, num_classes, max_length):
         keep_sequence = depth < config.layers or config.pooling != "last"
         rnn = CELLS[config.cell](
             config.units,
+            activation=config.activation,
             dropout=config.dropout,
             recurrent_dropout=config.recurrent_dropout,
             return_sequences=keep_sequence,

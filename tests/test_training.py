@@ -43,3 +43,36 @@ def test_best_epoch_follows_the_monitored_metric():
     history = {"val_loss": [0.5, 0.3, 0.4], "val_accuracy": [0.7, 0.8, 0.9]}
     assert best_epoch(history, "val_loss") == 2
     assert best_epoch(history, "val_accuracy") == 3
+
+
+def test_gradient_clipping_tames_an_exploding_simple_rnn():
+    """The lecture's point: a relu SimpleRNN with a large learning rate explodes to NaN
+    (training stops there); the same run with clipnorm learns the task."""
+    from app.config import EarlyStoppingConfig
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, 50, size=(256, 40)).astype("int32")
+    y = (ids[:, -1] > 25).astype("int64")
+
+    def final_losses(clipnorm):
+        set_seed(1)
+        model = build_model(ModelConfig(cell="simple_rnn", activation="relu", embedding_dim=16, units=32), 50, 2, 40)
+        config = TrainConfig(optimizer="sgd", learning_rate=5.0, clipnorm=clipnorm, epochs=6, batch_size=32,
+                             early_stopping=EarlyStoppingConfig(enabled=False))
+        return fit(model, (ids[:224], y[:224]), (ids[224:], y[224:]), config, 2).history["loss"]
+
+    exploded = final_losses(None)
+    assert np.isnan(exploded[-1]) and len(exploded) < 6  # stopped at the first NaN
+    clipped = final_losses(0.1)
+    assert len(clipped) == 6 and all(np.isfinite(clipped)) and clipped[-1] < 0.1
+
+
+def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
+    import train
+
+    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--set", "model.cell=simple_rnn",
+                         "--set", "model.activation=relu", "--set", "train.optimizer=sgd", "--set", "train.learning_rate=1000",
+                         "--set", "train.clipnorm=null", "--set", "model.pooling=last"])
+    assert status == 1
+    assert "Set train.clipnorm" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
