@@ -128,3 +128,38 @@ def test_a_model_with_a_lambda_layer_is_refused_and_not_executed(tiny_run, tmp_p
     with pytest.raises(BundleError, match="cannot be loaded safely"):
         load_bundle(run)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_each_cell_predicts_the_same_alone_in_a_batch_and_after_a_round_trip(cell, tiny_config, tmp_path):
+    import dataclasses
+
+    from app.bundle import Bundle
+    from app.data import LabelSet
+    from app.models import build_model
+    from app.tokenizer import Tokenizer
+    from app.vocab import Vocabulary
+
+    config = dataclasses.replace(tiny_config, model=dataclasses.replace(tiny_config.model, cell=cell, pooling="max_mean"))
+    tokenizer = Tokenizer("mecab", workers=1, cache=False)
+    vocab = Vocabulary.fit(tokenizer.tokenize(COMMENTS), max_size=50, min_count=1)
+    labels = LabelSet.fit(["0", "1"], {"0": "negative", "1": "positive"})
+    model = build_model(config.model, len(vocab), 2, config.vocab.max_length)
+    in_memory = Bundle(tmp_path, model, config, tokenizer, vocab, labels, {})
+    batch, _ = predict_texts(in_memory, COMMENTS)
+    path = save_bundle(tmp_path, cell, model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,
+                       metrics={}, params=[], history={"loss": [1.0]})
+    loaded = load_bundle(path, workers=1)
+    np.testing.assert_allclose(predict_texts(loaded, COMMENTS)[0], batch, atol=1e-6)
+    for i, comment in enumerate(COMMENTS):
+        np.testing.assert_allclose(predict_texts(loaded, [comment])[0][0], batch[i], atol=1e-6)
+
+
+def test_nothing_in_the_project_loads_models_unsafely():
+    from conftest import PROJECT_ROOT
+
+    sources = [*PROJECT_ROOT.glob("app/*.py"), PROJECT_ROOT / "train.py", PROJECT_ROOT / "predict.py"]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert "safe_mode=False" not in text and "pickle" not in text and "load_weights(" not in text, path
+        assert ".h5" not in text, path
