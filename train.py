@@ -7,9 +7,12 @@
 """
 
 import argparse
+import hashlib
 import json
+import signal
 import sys
 import time
+from pathlib import Path
 
 DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
     "nsmc": {"train": "nsmc:train", "test": "nsmc:test", "label_names": {0: "negative", 1: "positive"}},
@@ -25,6 +28,8 @@ def parse_args(argv=None):
     parser.add_argument("--data", help="nsmc, nsmc3, or a labeled file (then a test split is held out)")
     parser.add_argument("--name", help="run directory name under --models-dir (default: <cell>-<time>)")
     parser.add_argument("--models-dir", default="models", help="where runs are saved (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted training of the same config from its last completed epoch")
     return parser.parse_args(argv)
 
 
@@ -42,6 +47,9 @@ def main(argv=None):
     from app.config import load_config
     from app.errors import run_command
 
+    # `kill` (SIGTERM) stops training the way Ctrl-C does: the epoch checkpoint stays
+    # for --resume and no half-written run is left under models/
+    signal.signal(signal.SIGTERM, _interrupt)
     # The config is validated before TensorFlow loads: a typo fails in a moment.
     overrides = (data_overrides(args.data) if args.data else []) + args.set
     return run_command(lambda: train(load_config(args.config, overrides), args))
@@ -49,9 +57,14 @@ def main(argv=None):
 
 def train(config, args):
     from app.bundle import check_run_name
+    from app.errors import BundleError
 
     # checked now, not after an hour of training
     run_name = check_run_name(args.name or f"{config.name or config.model.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
+    checkpoint = Path(args.models_dir) / ".checkpoints" / config_key(config)
+    resuming = args.resume and (checkpoint / "state.json").exists()
+    if args.resume and not resuming:
+        raise BundleError(f"{checkpoint}: no interrupted training of this config to resume")
 
     import numpy as np
 
@@ -121,11 +134,24 @@ def train(config, args):
     params = parameter_table(model)
     print(report.format_parameter_table(params))
 
-    # 4. Training, with early stopping on the validation split
+    # 4. Training, with early stopping on the validation split; every epoch is
+    #    checkpointed so that an interrupted run can continue (--resume)
+    if resuming:
+        print(f"resuming from the checkpoint in {checkpoint}")
+    elif checkpoint.exists():
+        print(f"note: an interrupted training of this config was found; starting over (--resume continues it)")
     started = time.perf_counter()
-    history = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), train_cfg, len(labels.names))
+    try:
+        fitted = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), train_cfg, len(labels.names),
+                     checkpoint_dir=checkpoint, resume=resuming)
+    except KeyboardInterrupt:
+        if checkpoint.exists():
+            print(f"\ninterrupted: the last completed epoch is kept in {checkpoint}; "
+                  f"run the same command with --resume to continue", file=sys.stderr)
+        raise
+    model, history = fitted.model, fitted.history
     train_seconds = time.perf_counter() - started
-    if not all(np.isfinite(history.history["loss"])):
+    if not all(np.isfinite(history["loss"])):
         print("error: the loss became NaN/inf (training diverged); nothing was saved. Set train.clipnorm "
               "(e.g. 1.0) or lower train.learning_rate", file=sys.stderr)
         return 1
@@ -133,12 +159,12 @@ def train(config, args):
     # 5. Test metrics, then the saved run
     probabilities = class_probabilities(model, test_ids)
     metrics = classification_metrics(y_test, probabilities, labels.names)
-    epochs_run = len(history.history["loss"])
+    epochs_run = len(history["loss"])
     metrics.update({
         "params": sum(row["params"] for row in params),
         "recurrent_params": recurrent_parameters(params),
         # without early stopping the saved weights are the last epoch's
-        "best_epoch": best_epoch(history.history, train_cfg.early_stopping.monitor) if train_cfg.early_stopping.enabled else epochs_run,
+        "best_epoch": best_epoch(history, train_cfg.early_stopping.monitor) if train_cfg.early_stopping.enabled else epochs_run,
         "epochs_run": epochs_run,
         "train_seconds": round(train_seconds, 2),
         "seconds_per_epoch": round(train_seconds / epochs_run, 2),
@@ -150,13 +176,22 @@ def train(config, args):
     print("test set: " + format_metrics(metrics, labels.names))
     run_dir = save_bundle(
         args.models_dir, run_name, model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,
-        metrics=metrics, params=params, history=history.history,
-        plots=[lambda d: report.plot_history(history.history, d / "learning_curves.png"),
+        metrics=metrics, params=params, history=history,
+        plots=[lambda d: report.plot_history(history, d / "learning_curves.png"),
                lambda d: report.plot_confusion_matrix(metrics["confusion_matrix"], labels.names, d / "confusion_matrix.png")],
     )
     print(f"saved {run_dir}")
     print(f"try: python predict.py --model {run_dir} --text \"배우들 연기가 정말 좋았어요\"")
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def config_key(config):
+    """Names a config's checkpoint folder: the same resolved config, the same key."""
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _log_tokenizing(tokenizer, part):

@@ -41,7 +41,7 @@ def run_command(command):
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: nothing was saved", file=sys.stderr)
+        print("\ninterrupted: no model or output file was written", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

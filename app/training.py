@@ -1,7 +1,11 @@
 """Fitting glue: seeds, the stratified validation split, optimizer, callbacks."""
 
+import json
 import math
+import shutil
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -34,28 +38,125 @@ def make_optimizer(config):
     return OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate, **clipping)
 
 
-def fit(model, train, validation, config, num_classes):
-    """Compile and train ``model``; returns the Keras History.
+@dataclass
+class Fitted:
+    model: object  # a new object when training resumed from a checkpoint
+    history: dict  # metric name -> one value per epoch, the epochs before a resume included
 
-    ``train`` and ``validation`` are (ids, labels) pairs. Early stopping restores
-    the weights of the best epoch by ``config.early_stopping.monitor``.
+
+def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resume=False):
+    """Compile and train ``model``; early stopping restores the best epoch's weights.
+
+    ``train`` and ``validation`` are (ids, labels) pairs. The training order is shuffled
+    once with the seed and kept for every epoch, so a run resumed from a checkpoint
+    sees exactly the batches the uninterrupted run would have. With ``checkpoint_dir``
+    every completed epoch is saved there (and removed when training ends); with
+    ``resume`` training continues from it.
     """
-    loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
-    model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"])
-    callbacks = [keras.callbacks.TerminateOnNaN()]
-    stopping = config.early_stopping
-    if stopping.enabled:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=stopping.monitor, patience=stopping.patience, restore_best_weights=True, verbose=1,
-        ))
-    return model.fit(
-        train[0], train[1],
-        validation_data=validation,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    history, first_epoch, saved_stopping = {}, 0, None
+    if resume:
+        model, history, first_epoch, saved_stopping = load_checkpoint(checkpoint_dir)
+    else:
+        loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+        model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"])
+    stopping = None
+    if config.early_stopping.enabled:
+        stopping = ResumableEarlyStopping(saved_stopping, monitor=config.early_stopping.monitor,
+                                          patience=config.early_stopping.patience, restore_best_weights=True, verbose=1)
+    callbacks = [keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
+                 EpochRecorder(history, checkpoint_dir, stopping)]  # last: sees early stopping's updated state
+    order = np.random.default_rng(config.seed).permutation(len(train[1]))
+    if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
+        model.fit(
+            train[0][order], train[1][order],
+            validation_data=validation,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=first_epoch,
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    if checkpoint_dir is not None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # finished: nothing left to resume
+    return Fitted(model, history)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's EarlyStopping, able to start from the state a checkpoint saved."""
+
+    def __init__(self, saved=None, **kwargs):
+        super().__init__(**kwargs)
+        self.saved = saved
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.saved:
+            self.wait, self.best, self.best_epoch = self.saved["wait"], self.saved["best"], self.saved["best_epoch"]
+            self.best_weights = self.saved["best_weights"]
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Keeps the history across a resume and, with a directory, saves a checkpoint after
+    every epoch: the model with its optimizer state, the history, early stopping's state.
+
+    A checkpoint is written beside its final place and swapped in whole, so an
+    interruption during the save leaves the previous epoch's checkpoint intact.
+    """
+
+    def __init__(self, history, directory, stopping):
+        super().__init__()
+        self.history, self.directory, self.stopping = history, directory and Path(directory), stopping
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if self.directory is None or not math.isfinite(float((logs or {}).get("loss", 0.0))):
+            return
+        partial = self.directory.with_name(self.directory.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        self.model.save(partial / "model.keras")
+        state = {"epochs_done": epoch + 1, "history": self.history, "early_stopping": None,
+                 "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]}
+        if self.stopping is not None:
+            best_weights = self.stopping.best_weights
+            state["early_stopping"] = {"wait": self.stopping.wait, "best": float(self.stopping.best),
+                                       "best_epoch": self.stopping.best_epoch, "stopped": bool(self.model.stop_training),
+                                       "has_best_weights": best_weights is not None}
+            if best_weights is not None:
+                np.savez(partial / "best_weights.npz", *best_weights)  # plain arrays, loaded without pickle
+        (partial / "state.json").write_text(json.dumps(state), encoding="utf-8")
+        previous = self.directory.with_name(self.directory.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        if self.directory.exists():
+            self.directory.rename(previous)
+        partial.rename(self.directory)
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _seed_states(model):
+    """The dropout layers' random-generator states: .keras files do not keep them, and a
+    resumed run needs them to draw the same dropout masks."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def load_checkpoint(directory):
+    """(compiled model, history, epochs done, early stopping state) from a checkpoint."""
+    import app.models  # noqa: F401 - registers the custom layers the model may use
+
+    directory = Path(directory)
+    state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+    model = keras.saving.load_model(directory / "model.keras", safe_mode=True)  # optimizer state included
+    for variable, value in zip(_seed_states(model), state["seed_states"]):
+        variable.assign(np.asarray(value, dtype=keras.backend.standardize_dtype(variable.dtype)))
+    stopping = state["early_stopping"]
+    if stopping is not None:
+        stopping["best_weights"] = None
+        if stopping.pop("has_best_weights"):
+            with np.load(directory / "best_weights.npz", allow_pickle=False) as arrays:
+                stopping["best_weights"] = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+    return model, state["history"], state["epochs_done"], stopping
 
 
 def best_epoch(history, monitor):

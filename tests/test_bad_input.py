@@ -146,3 +146,10 @@ def test_cp949_is_detected_from_a_sample_cut_inside_a_character():
     cut = ("가나다" * 10).encode("cp949")[:-1]  # ends on the first byte of 다
     assert detect_encoding(cut, whole=False) == "cp949"
     assert detect_encoding(cut[:-1], whole=True) == "cp949"
+
+
+def test_resume_without_an_interrupted_training_says_so(tmp_path, capsys):
+    import train
+
+    assert train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--resume"]) == 2
+    assert "no interrupted training of this config to resume" in capsys.readouterr().err

@@ -76,3 +76,41 @@ def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
     assert status == 1
     assert "Set train.clipnorm" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch):
+    import pytest
+
+    from app.config import EarlyStoppingConfig
+    from app.training import EpochRecorder
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 30, size=(96, 8)).astype("int32")
+    y = (ids[:, -1] > 15).astype("int64")
+    config = TrainConfig(epochs=5, batch_size=16, learning_rate=0.01,
+                         early_stopping=EarlyStoppingConfig(monitor="val_loss", patience=1))
+
+    def run(checkpoint, resume=False):
+        set_seed(5)
+        model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, dropout=0.3), 30, 2, 8)
+        return fit(model, (ids[:80], y[:80]), (ids[80:], y[80:]), config, 2, checkpoint_dir=checkpoint, resume=resume)
+
+    uninterrupted = run(tmp_path / "a")
+    saving = EpochRecorder.on_epoch_end
+
+    def interrupt_after_second_epoch(self, epoch, logs=None):
+        saving(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EpochRecorder, "on_epoch_end", interrupt_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.undo()
+    assert (tmp_path / "b" / "state.json").exists()
+    resumed = run(tmp_path / "b", resume=True)
+    assert resumed.history.keys() == uninterrupted.history.keys()
+    for key, values in uninterrupted.history.items():
+        np.testing.assert_allclose(resumed.history[key], values, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(resumed.model.predict(ids, verbose=0), uninterrupted.model.predict(ids, verbose=0), atol=1e-6)
+    assert not (tmp_path / "b").exists()  # finished: the checkpoint is gone
