@@ -153,3 +153,13 @@ def test_resume_without_an_interrupted_training_says_so(tmp_path, capsys):
 
     assert train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--resume"]) == 2
     assert "no interrupted training of this config to resume" in capsys.readouterr().err
+
+
+def test_evaluate_reports_labels_the_model_never_saw_and_reads_float_labels(tiny_run, tmp_path, capsys):
+    source = tmp_path / "labeled.tsv"
+    source.write_text("document\tlabel\n정말 재밌어요\t1.0\n최악이다\t0\n그냥 그래요\t7\n시간 아깝다\t\n", encoding="utf-8")
+    assert run_predict(tiny_run, str(source), "--evaluate", "-o", str(tmp_path / "out.csv")) == 0
+    err = capsys.readouterr().err
+    assert "2 rows have a missing label or one the model does not know" in err
+    assert "(2 comments)" in err  # 1.0 and 0 scored
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 4
