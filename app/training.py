@@ -1,5 +1,6 @@
 """Fitting glue: seeds, the stratified validation split, optimizer, callbacks."""
 
+import contextlib
 import json
 import math
 import shutil
@@ -77,8 +78,10 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
             callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
-    if checkpoint_dir is not None:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # finished: nothing left to resume
+    if checkpoint_dir is not None:  # finished: nothing left to resume
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            Path(checkpoint_dir).parent.rmdir()  # only when no other checkpoint is in it
     return Fitted(model, history)
 
 
