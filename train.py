@@ -130,7 +130,7 @@ def train(config, args):
               f"(mean {s['mean_tokens']:.1f} tokens, 95th percentile {s['p95_tokens']:.0f}); OOV rate {s['oov_rate']:.2%}")
 
     # 3. The model, and where each layer's parameters come from
-    model = build_model(config.model, len(vocab), len(labels.names), length)
+    model = build_model(config.model, len(vocab), len(labels.names))
     params = parameter_table(model)
     print(report.format_parameter_table(params))
 

@@ -41,9 +41,13 @@ POOLINGS = {
 }
 
 
-def build_model(config, vocab_size, num_classes, max_length):
-    """A compiled-later keras.Model for ``config`` (a ModelConfig)."""
-    inputs = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
+def build_model(config, vocab_size, num_classes):
+    """A keras.Model (compiled later) for ``config`` (a ModelConfig).
+
+    The input takes sequences of any length, so prediction can cut the padding of
+    short comments away (see class_probabilities).
+    """
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = layers.Embedding(vocab_size, config.embedding_dim, mask_zero=True, name="embedding")(inputs)
     if config.embedding_dropout:
         x = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
@@ -79,11 +83,29 @@ def output_classes(model):
     return 2 if units == 1 else units
 
 
+LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512)
+
+
 def class_probabilities(model, ids, batch_size=1024):
-    """An (n, classes) array of probabilities; a sigmoid output p becomes [1 - p, p]."""
+    """An (n, classes) array of probabilities; a sigmoid output p becomes [1 - p, p].
+
+    Comments are predicted in groups of similar length with the front padding cut
+    to the group's bucket (8, 16, 32... steps): padding is masked, so the results are
+    the same, and most comments are far shorter than max_length. A handful of
+    bucket sizes keeps TensorFlow from retracing for every length.
+    """
     if len(ids) == 0:  # Keras cannot predict an empty batch
         return np.zeros((0, output_classes(model)), dtype=np.float32)
-    probabilities = model.predict(ids, batch_size=batch_size, verbose=0)
+    width = ids.shape[1]
+    if model.input_shape[1] is not None:  # a model built for one fixed length
+        buckets = np.full(len(ids), width)
+    else:
+        lengths = (ids != 0).sum(axis=1)
+        buckets = np.minimum(np.array(LENGTH_BUCKETS)[np.searchsorted(LENGTH_BUCKETS, np.minimum(lengths, 512))], width)
+    probabilities = np.empty((len(ids), model.output_shape[-1]), dtype=np.float32)
+    for bucket in np.unique(buckets):
+        rows = np.flatnonzero(buckets == bucket)
+        probabilities[rows] = model.predict(ids[rows, width - bucket:], batch_size=batch_size, verbose=0)
     if probabilities.shape[-1] == 1:
         probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
     return probabilities

@@ -44,7 +44,7 @@ def tiny_run(tmp_path_factory, tiny_config):
     tokens = tokenizer.tokenize(frame["document"].tolist())
     vocab = Vocabulary.fit(tokens, config.vocab.max_size, config.vocab.min_count)
     ids = vocab.encode(tokens, config.vocab.max_length)
-    model = build_model(config.model, len(vocab), 2, config.vocab.max_length)
+    model = build_model(config.model, len(vocab), 2)
     history = fit(model, (ids, y), (ids[:40], y[:40]), config.train, 2)
     models_dir = tmp_path_factory.mktemp("models")
     path = save_bundle(models_dir, "tiny", model=model, config=config, tokenizer=tokenizer, vocab=vocab,

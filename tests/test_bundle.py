@@ -144,7 +144,7 @@ def test_each_cell_predicts_the_same_alone_in_a_batch_and_after_a_round_trip(cel
     tokenizer = Tokenizer("mecab", workers=1, cache=False)
     vocab = Vocabulary.fit(tokenizer.tokenize(COMMENTS), max_size=50, min_count=1)
     labels = LabelSet.fit(["0", "1"], {"0": "negative", "1": "positive"})
-    model = build_model(config.model, len(vocab), 2, config.vocab.max_length)
+    model = build_model(config.model, len(vocab), 2)
     in_memory = Bundle(tmp_path, model, config, tokenizer, vocab, labels, {})
     batch, _ = predict_texts(in_memory, COMMENTS)
     path = save_bundle(tmp_path, cell, model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,

@@ -64,7 +64,7 @@ def test_gru_without_reset_after_uses_its_own_formula():
 def test_every_built_model_agrees_with_the_formulas(cell, bidirectional, pooling, layers_count):
     config = ModelConfig(cell=cell, embedding_dim=6, units=5, layers=layers_count, bidirectional=bidirectional,
                          pooling=pooling, head_units=4)
-    model = build_model(config, vocab_size=50, num_classes=3, max_length=7)
+    model = build_model(config, vocab_size=50, num_classes=3)
     table = parameter_table(model)
     assert all(row["agrees"] for row in table), table
     assert sum(row["params"] for row in table) == model.count_params()
@@ -73,8 +73,8 @@ def test_every_built_model_agrees_with_the_formulas(cell, bidirectional, pooling
 
 def test_binary_models_end_in_one_sigmoid_unit_and_multiclass_in_softmax():
     config = ModelConfig(cell="gru", embedding_dim=4, units=4)
-    binary = build_model(config, 20, 2, 5)
-    three = build_model(config, 20, 3, 5)
+    binary = build_model(config, 20, 2)
+    three = build_model(config, 20, 3)
     assert binary.output_shape == (None, 1)
     assert three.output_shape == (None, 3)
     probabilities = three.predict(np.array([[0, 0, 2, 3, 4]]), verbose=0)
@@ -88,3 +88,16 @@ def test_masked_max_pooling_ignores_padding_steps():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(pooled), [[-2.0, -1.0]])
     all_padding = MaskedGlobalMaxPooling1D()(values, mask=np.array([[False, False, False]]))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(all_padding), [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_predicting_by_length_bucket_gives_the_same_probabilities_as_full_padding(cell):
+    from app.models import class_probabilities
+
+    model = build_model(ModelConfig(cell=cell, embedding_dim=4, units=4, pooling="max_mean"), 40, 2)
+    rng = np.random.default_rng(1)
+    ids = np.zeros((50, 60), dtype="int32")
+    for row, length in enumerate(rng.integers(0, 61, size=50)):  # lengths 0..60, front padded
+        ids[row, 60 - length:] = rng.integers(1, 40, size=length)
+    full = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(class_probabilities(model, ids)[:, 1], full[:, 0], atol=1e-6)

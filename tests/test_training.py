@@ -12,7 +12,7 @@ def train_once(seed):
     ids = rng.integers(0, 30, size=(64, 8)).astype("int32")
     y = (ids[:, -1] > 15).astype("int64")
     set_seed(seed)
-    model = build_model(ModelConfig(cell="gru", embedding_dim=4, units=4), 30, 2, 8)
+    model = build_model(ModelConfig(cell="gru", embedding_dim=4, units=4), 30, 2)
     config = TrainConfig(epochs=2, batch_size=16, seed=seed)
     history = fit(model, (ids[:48], y[:48]), (ids[48:], y[48:]), config, 2)
     return model.predict(ids, verbose=0), history.history
@@ -56,7 +56,7 @@ def test_gradient_clipping_tames_an_exploding_simple_rnn():
 
     def final_losses(clipnorm):
         set_seed(1)
-        model = build_model(ModelConfig(cell="simple_rnn", activation="relu", embedding_dim=16, units=32), 50, 2, 40)
+        model = build_model(ModelConfig(cell="simple_rnn", activation="relu", embedding_dim=16, units=32), 50, 2)
         config = TrainConfig(optimizer="sgd", learning_rate=5.0, clipnorm=clipnorm, epochs=6, batch_size=32,
                              early_stopping=EarlyStoppingConfig(enabled=False))
         return fit(model, (ids[:224], y[:224]), (ids[224:], y[224:]), config, 2).history["loss"]
@@ -92,7 +92,7 @@ def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatc
 
     def run(checkpoint, resume=False):
         set_seed(5)
-        model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, dropout=0.3), 30, 2, 8)
+        model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, dropout=0.3), 30, 2)
         return fit(model, (ids[:80], y[:80]), (ids[80:], y[80:]), config, 2, checkpoint_dir=checkpoint, resume=resume)
 
     uninterrupted = run(tmp_path / "a")
