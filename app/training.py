@@ -1,4 +1,5 @@
-"""Fitting glue: seeds, the stratified validation split, optimizer, callbacks."""
+"""Fitting glue: seeds, the stratified validation split, optimizer, callbacks, and the
+epoch checkpoints that let an interrupted training resume to the same result."""
 
 import contextlib
 import json
