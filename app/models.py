@@ -100,8 +100,10 @@ def class_probabilities(model, ids, batch_size=1024):
     if model.input_shape[1] is not None:  # a model built for one fixed length
         buckets = np.full(len(ids), width)
     else:
-        lengths = (ids != 0).sum(axis=1)
-        buckets = np.minimum(np.array(LENGTH_BUCKETS)[np.searchsorted(LENGTH_BUCKETS, np.minimum(lengths, 512))], width)
+        real = ids != 0
+        spans = np.where(real.any(axis=1), width - real.argmax(axis=1), 0)  # from the first real token on
+        edges = np.array([size for size in LENGTH_BUCKETS if size < width] + [width])
+        buckets = edges[np.searchsorted(edges, spans)]  # the smallest edge >= the span
     probabilities = np.empty((len(ids), model.output_shape[-1]), dtype=np.float32)
     for bucket in np.unique(buckets):
         rows = np.flatnonzero(buckets == bucket)

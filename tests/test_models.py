@@ -101,3 +101,5 @@ def test_predicting_by_length_bucket_gives_the_same_probabilities_as_full_paddin
         ids[row, 60 - length:] = rng.integers(1, 40, size=length)
     full = model.predict(ids, verbose=0)
     np.testing.assert_allclose(class_probabilities(model, ids)[:, 1], full[:, 0], atol=1e-6)
+    long_ids = np.tile(ids[:4], (1, 12))  # 720 steps: longer than every bucket
+    np.testing.assert_allclose(class_probabilities(model, long_ids)[:, 1], model.predict(long_ids, verbose=0)[:, 0], atol=1e-5)
