@@ -139,7 +139,7 @@ def train(config, args):
     if resuming:
         print(f"resuming from the checkpoint in {checkpoint}")
     elif checkpoint.exists():
-        print(f"note: an interrupted training of this config was found; starting over (--resume continues it)")
+        print("note: an interrupted training of this config was found; starting over (--resume continues it)")
     started = time.perf_counter()
     try:
         fitted = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), train_cfg, len(labels.names),

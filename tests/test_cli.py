@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_ROOT, SAMPLE
+from conftest import PROJECT_ROOT
 
 
 def run(*args, stdin=None):
