@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from app.errors import DataError, run_command  # standard library only: cheap to import
+
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -51,20 +53,17 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    # Imported here, not at the top: tokenizer worker processes re-import this
-    # file and must not pay for loading TensorFlow.
-    from app.errors import run_command
-
     return run_command(lambda: predict(args))
 
 
 def predict(args):
+    # Imported here, not at the top: tokenizer worker processes re-import this
+    # file and must not pay for loading TensorFlow.
     import numpy as np
     import pandas as pd
 
     from app.bundle import load_bundle, read_config
     from app.data import iter_chunks, open_source
-    from app.errors import DataError
 
     # Cheap checks first, so a typo fails before TensorFlow loads
     output_format = _output_format(args.output)
@@ -132,8 +131,6 @@ def _report_evaluation(y_true, probabilities, bundle):
 
 
 def _output_format(output):
-    from app.errors import DataError
-
     if output is None:
         return "csv"
     suffix = Path(output).suffix.lower()
@@ -143,8 +140,6 @@ def _output_format(output):
 
 
 def _check_output_path(output, inputs):
-    from app.errors import DataError
-
     if output and any(Path(output).resolve() == Path(i).resolve() for i in inputs):
         raise DataError(f"{output}: output would overwrite an input file; choose another -o")
 
@@ -165,8 +160,6 @@ class OutputWriter:
         return self
 
     def write(self, frame):
-        from app.errors import DataError
-
         if self.format == "jsonl":
             if len(frame):  # pandas ends each record, the last included, with a newline
                 frame.to_json(self.handle, orient="records", lines=True, force_ascii=False)

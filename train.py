@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from app.errors import BundleError, DataError, run_command  # standard library only: cheap to import
+
 DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
     "nsmc": {"train": "nsmc:train", "test": "nsmc:test", "label_names": {0: "negative", 1: "positive"}},
     "nsmc3": {"train": "nsmc:train3", "test": None, "label_names": {0: "negative", 1: "neutral", 2: "positive"}},
@@ -45,7 +47,6 @@ def main(argv=None):
     # Imports happen here, not at the top: tokenizer worker processes re-import
     # this file and must not pay for loading TensorFlow.
     from app.config import load_config
-    from app.errors import run_command
 
     # `kill` (SIGTERM) stops training the way Ctrl-C does: the epoch checkpoint stays
     # for --resume and no half-written run is left under models/
@@ -57,7 +58,6 @@ def main(argv=None):
 
 def train(config, args):
     from app.bundle import check_run_name
-    from app.errors import BundleError
 
     # checked now, not after an hour of training
     run_name = check_run_name(args.name or f"{config.name or config.model.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -71,7 +71,6 @@ def train(config, args):
     from app import report
     from app.bundle import save_bundle
     from app.data import LabelSet, load_labeled
-    from app.errors import DataError
     from app.evaluate import classification_metrics, format_metrics
     from app.models import build_model, class_probabilities, parameter_table, recurrent_parameters
     from app.tokenizer import Tokenizer

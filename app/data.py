@@ -178,7 +178,7 @@ def detect_encoding(head, whole=True):
 
 
 def iter_chunks(source, text_column, chunk_rows=CHUNK_ROWS):
-    """Yield DataFrames of the source's rows (all values as strings), in order."""
+    """Yield DataFrames of the source's rows, in order (see the readers for value types)."""
     readers = {"tsv": _read_delimited, "csv": _read_delimited, "jsonl": _read_jsonl, "txt": _read_text}
     replaced_before = _ReplacementCounter.replaced
     try:
@@ -205,9 +205,9 @@ def _text_handle(source):
 
 def _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=False):
     # index_col=False: a row with a trailing delimiter must not turn the first column into an index
-    options = dict(dtype=str, keep_default_na=False, na_filter=False, index_col=False, chunksize=chunk_rows)
-    if source.format == "tsv":
-        options.update(sep="\t", quoting=csv.QUOTE_NONE)  # NSMC reviews hold bare quotes
+    sep, quoting = _dialect(source)
+    options = dict(sep=sep, quoting=quoting, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
+                   chunksize=chunk_rows)
     handle = _text_handle(source)
     try:
         with warnings.catch_warnings():
@@ -235,9 +235,14 @@ def _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=Fal
         handle.close()
 
 
+def _dialect(source):
+    """Separator and quoting: TSV has quoting off (NSMC reviews hold bare quotes)."""
+    return ("\t", csv.QUOTE_NONE) if source.format == "tsv" else (",", csv.QUOTE_MINIMAL)
+
+
 def _first_row_extra_text(source):
     """Whether the first data row has fields beyond the header's that hold text."""
-    sep, quoting = ("\t", csv.QUOTE_NONE) if source.format == "tsv" else (",", csv.QUOTE_MINIMAL)
+    sep, quoting = _dialect(source)
     with _text_handle(source) as handle:
         rows = list(itertools.islice(csv.reader(handle, delimiter=sep, quoting=quoting), 2))
     return len(rows) == 2 and any(field.strip() for field in rows[1][len(rows[0]):])
