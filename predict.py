@@ -4,6 +4,7 @@
     python predict.py --model models/<run> --text "배우들 연기가 정말 좋았어요" --text "시간 아깝다"
     cat comments.txt | python predict.py --model models/<run>
     python predict.py --model models/<run> test.tsv --evaluate
+    python predict.py --compare models/<a> models/<b> models/<c> --evaluate test.tsv
 
 Every input row is written, in order, with its own columns plus: label, confidence,
 p_<class> for each class, and status (ok, empty, no_known_tokens; rows that are not
@@ -33,7 +34,11 @@ def count(minimum):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", help="comment files (.tsv .csv .jsonl .txt); standard input when none")
-    parser.add_argument("--model", required=True, help="a run directory saved by train.py")
+    parser.add_argument("--model", help="a run directory saved by train.py")
+    parser.add_argument("--compare", nargs="+", metavar="MODEL",
+                        help="score these run directories on one labeled file (with --evaluate) and compare them")
+    parser.add_argument("--report-dir", help="with --compare: where the comparison is written "
+                        "(default: models/comparison-<time>)")
     parser.add_argument("--text", action="append", default=[], help="a comment to classify (repeatable)")
     parser.add_argument("-o", "--output", help="output file; its extension picks csv, tsv or jsonl")
     parser.add_argument("--format", choices=["tsv", "csv", "jsonl", "txt"], help="input format (default: by extension; txt for stdin)")
@@ -46,6 +51,10 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=count(1), default=1024, help="comments per model call (default: %(default)s)")
     parser.add_argument("--workers", type=count(0), default=0, help="tokenizer processes (default: every core)")
     args = parser.parse_args(argv)
+    if bool(args.model) == bool(args.compare):
+        parser.error("give --model (predict) or --compare (compare saved models), one of them")
+    if args.compare and (not args.evaluate or len(args.inputs) != 1 or args.text):
+        parser.error("--compare needs --evaluate and one labeled file, e.g. --compare A B --evaluate test.tsv")
     if args.inputs and args.text:
         parser.error("give comment files or --text, not both")
     return args
@@ -53,7 +62,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    return run_command(lambda: predict(args))
+    return run_command(lambda: compare(args) if args.compare else predict(args))
 
 
 def predict(args):
@@ -106,6 +115,48 @@ def predict(args):
     print(f"predicted {rows:,} comments in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
     if args.evaluate:
         _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), bundle)
+    return 0
+
+
+def compare(args):
+    """Score saved models on one labeled file, each with its own tokenizer, and compare them."""
+    import dataclasses
+
+    from app.bundle import check_run_name, make_staging, publish, read_config
+    from app.compare import check_same_labels, compare_runs, format_text, unique_names
+    from app.data import load_labeled
+
+    # Cheap checks first: every model readable, the same label set, the file labeled
+    configs = [read_config(path) for path in args.compare]
+    labels = check_same_labels(args.compare)
+    report_dir = Path(args.report_dir or f"models/comparison-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_run_name(report_dir.name)
+    data = configs[0].data
+    data = dataclasses.replace(data, text_column=args.text_column or data.text_column, format=args.format,
+                               label_column=args.label_column or data.label_column, encoding=args.encoding,
+                               encoding_errors=args.encoding_errors)
+    frame, dropped, source = load_labeled(args.inputs[0], data)
+    y_true = labels.encode(frame[data.label_column])
+    if (y_true < 0).any():
+        print(f"{source}: {int((y_true < 0).sum()):,} rows have a label the models do not know "
+              f"(they know {', '.join(labels.values)}); not scored", file=sys.stderr)
+    texts = [text for text, known in zip(frame[data.text_column], y_true >= 0) if known]
+    print(f"{source}: scoring {len(texts):,} labeled comments (dropped {sum(dropped.values()):,} without text or label)",
+          file=sys.stderr)
+
+    staging = make_staging(report_dir.parent, report_dir.name)
+    try:
+        names = unique_names([Path(path).resolve().name for path in args.compare])  # one row per model given
+        runs = list(zip(names, map(Path, args.compare)))
+        summary = compare_runs(runs, texts, y_true[y_true >= 0], staging, "python predict.py " + " ".join(sys.argv[1:]))
+        final = publish(staging, report_dir.parent, report_dir.name)
+    except BaseException:  # nothing half-written stays behind
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    print(format_text(summary))
+    print(f"\nsaved {final}: comparison.md, comparison.csv, comparison.json, report.html")
     return 0
 
 

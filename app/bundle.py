@@ -58,9 +58,7 @@ def save_bundle(models_dir, name, *, model, config, tokenizer, vocab, labels, me
     """
     import keras
 
-    models_dir = Path(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=models_dir))
+    staging = make_staging(models_dir, name)
     try:
         model.save(staging / "model.keras")
         (staging / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -77,13 +75,22 @@ def save_bundle(models_dir, name, *, model, config, tokenizer, vocab, labels, me
             "model_sha256": _sha256(staging / "model.keras"),
             "keras_version": keras.__version__,
         })
-        return _publish(staging, models_dir, name)
+        return publish(staging, models_dir, name)
     except BaseException:  # Ctrl-C included: nothing half-written stays behind
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _publish(staging, models_dir, name):
+def make_staging(models_dir, name):
+    """A hidden, empty directory under ``models_dir`` to write a run (or comparison) into."""
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=models_dir))
+
+
+def publish(staging, models_dir, name):
+    """Rename a complete staging directory to ``models_dir``/``name`` (or name-2, ...)."""
+    models_dir = Path(models_dir)
     for attempt in range(1, 1000):
         final = models_dir / (name if attempt == 1 else f"{name}-{attempt}")
         if final.exists():
@@ -151,6 +158,17 @@ def read_config(path):
         return config_from_dict(raw, source=str(path / "config.yaml"))
     except ConfigError as error:
         raise BundleError(str(error)) from None
+
+
+def read_labels(path):
+    """The run's labels.json as a LabelSet (cheap: no TensorFlow)."""
+    path = Path(path) / "labels.json"
+    if not path.is_file():
+        raise BundleError(f"{path.parent}: not a complete model directory; missing labels.json")
+    try:
+        return LabelSet.from_json(_read_json(path))
+    except (KeyError, TypeError) as error:
+        raise BundleError(f"{path}: labels.json is damaged (missing {error})") from None
 
 
 def check_run_name(name):

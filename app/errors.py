@@ -21,6 +21,11 @@ class BundleError(InputError):
     """A model directory that is incomplete, damaged, inconsistent or unsafe."""
 
 
+class TrainingFailed(RuntimeError):
+    """Training did not produce a model (the loss diverged, or a training process
+    crashed); the messages before it say why. Exit status 1."""
+
+
 def one_line(error):
     """An exception's message with its line breaks folded, for a one-line error."""
     return " ".join(str(error).split())
@@ -40,6 +45,9 @@ def run_command(command):
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted: no model or output file was written", file=sys.stderr)
         return 130

@@ -1,0 +1,212 @@
+"""One training run as two steps that train.py and --compare share:
+
+    prepared = prepare_data(config)          # read, split and tokenize, once
+    trained  = train_model(config, prepared)  # vocabulary, model, fit, test metrics
+
+A comparison prepares the data once and trains every config (and seed) on the same
+tokens, splits and test set.
+"""
+
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.data import LabelSet, load_labeled
+from app.errors import DataError, TrainingFailed
+from app.tokenizer import Tokenizer
+from app.training import stratified_split
+
+
+@dataclass
+class Prepared:
+    """Tokenized training and test comments with their class indices."""
+
+    labels: LabelSet
+    tokens: list  # token lists of the training comments (validation is split off later)
+    y: np.ndarray
+    test_texts: list
+    test_tokens: list
+    y_test: np.ndarray
+    tokenizer: Tokenizer
+    tokenizing: dict  # the training part's throughput (Tokenizer.last_run)
+
+
+@dataclass
+class Trained:
+    """A fitted model and everything save_bundle writes next to it."""
+
+    model: object
+    history: dict
+    vocab: object
+    params: list
+    metrics: dict
+    test_probabilities: np.ndarray
+
+
+def prepare_data(config):
+    """Read the labeled comments, hold out the test set, tokenize both parts."""
+    data, seed = config.data, config.train.seed
+    frame, dropped, source = load_labeled(data.train, data)
+    print(f"read {len(frame):,} comments from {source} (dropped {dropped['empty_text']:,} with empty text, "
+          f"{dropped['missing_label']:,} without a label)")
+    if data.max_rows and len(frame) > data.max_rows:
+        frame = frame.sample(n=data.max_rows, random_state=seed).reset_index(drop=True)
+        print(f"using a random {data.max_rows:,} of them (data.max_rows)")
+    labels = LabelSet.fit(frame[data.label_column], data.label_names, source)
+    y = labels.encode(frame[data.label_column])
+    texts = frame[data.text_column].tolist()
+    if data.test:
+        test_texts, y_test = _read_test_set(data, labels)
+    else:
+        keep, held_out = stratified_split(y, data.test_split, seed)
+        test_texts, y_test = [texts[i] for i in held_out], y[held_out]
+        texts, y = [texts[i] for i in keep], y[keep]
+        print(f"no test file: holding out {len(test_texts):,} comments ({data.test_split:.0%}) as the test set")
+    counts = np.bincount(y, minlength=len(labels.names))
+    print(f"classes: {', '.join(f'{n} ({c:,})' for n, c in zip(labels.names, counts))}")
+
+    tokenizer = Tokenizer.from_config(config.tokenizer)
+    tokens = tokenizer.tokenize(texts, progress=True)
+    _log_tokenizing(tokenizer, "train")
+    tokenizing = dict(tokenizer.last_run)
+    test_tokens = tokenizer.tokenize(test_texts, progress=True)
+    _log_tokenizing(tokenizer, "test")
+    tokenizer.close()
+    return Prepared(labels, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing)
+
+
+def _read_test_set(data, labels):
+    test_frame, test_dropped, test_source = load_labeled(data.test, data)
+    y_test = labels.encode(test_frame[data.label_column])
+    unknown = int((y_test < 0).sum())
+    if unknown == len(y_test):
+        raise DataError(f"{test_source}: none of its labels are in the training data ({', '.join(labels.values)})")
+    if unknown:
+        print(f"warning: {unknown:,} test rows have labels the training data lacks; they are left out")
+    test_texts = [t for t, keep in zip(test_frame[data.text_column], y_test >= 0) if keep]
+    print(f"read {len(test_texts):,} test comments from {test_source} (dropped {sum(test_dropped.values()):,})")
+    return test_texts, y_test[y_test >= 0]
+
+
+def _log_tokenizing(tokenizer, part):
+    run = tokenizer.last_run
+    how = "from the cache" if run["cached"] else f"with {tokenizer.backend} on {run['workers']} process(es)"
+    print(f"tokenized {run['comments']:,} {part} comments in {run['seconds']:.1f}s "
+          f"({run['per_second']:,.0f} comments/s, {how})", flush=True)
+
+
+def train_model(config, prepared, checkpoint_dir=None, resume=False):
+    """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set.
+
+    Returns None when the loss diverged (NaN/inf), after saying so on stderr.
+    """
+    from app import report
+    from app.evaluate import classification_metrics, format_metrics
+    from app.models import build_model, class_probabilities, parameter_table, recurrent_parameters
+    from app.training import best_epoch, fit, set_seed
+    from app.vocab import Vocabulary
+
+    train_cfg, tokens, y = config.train, prepared.tokens, prepared.y
+    set_seed(train_cfg.seed)
+
+    # The vocabulary comes from the training part only, never the validation or test part
+    fit_rows, val_rows = stratified_split(y, train_cfg.validation_split, train_cfg.seed)
+    vocab = Vocabulary.fit([tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count)
+    length, truncate = config.vocab.max_length, config.vocab.truncate
+    ids, test_ids = vocab.encode(tokens, length, truncate), vocab.encode(prepared.test_tokens, length, truncate)
+    print(f"vocabulary: {len(vocab):,} tokens (max_size {config.vocab.max_size:,}, min_count {config.vocab.min_count})")
+    coverage = {}
+    for part, part_tokens in (("train", tokens), ("test", prepared.test_tokens)):
+        coverage[part] = s = vocab.stats(part_tokens, length)
+        print(f"  {part}: {s['covered_whole']:.1%} of comments fit whole in max_length {length} "
+              f"(mean {s['mean_tokens']:.1f} tokens, 95th percentile {s['p95_tokens']:.0f}); OOV rate {s['oov_rate']:.2%}")
+
+    # The model, and where each layer's parameters come from
+    names = prepared.labels.names
+    model = build_model(config.model, len(vocab), len(names))
+    params = parameter_table(model)
+    print(report.format_parameter_table(params))
+
+    started = time.perf_counter()
+    fitted = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), train_cfg, len(names),
+                 checkpoint_dir=checkpoint_dir, resume=resume)
+    model, history = fitted.model, fitted.history
+    train_seconds = time.perf_counter() - started
+    if not all(np.isfinite(history["loss"])):
+        print("error: the loss became NaN/inf (training diverged); nothing was saved. Set train.clipnorm "
+              "(e.g. 1.0) or lower train.learning_rate", file=sys.stderr)
+        return None
+
+    probabilities = class_probabilities(model, test_ids)
+    metrics = classification_metrics(prepared.y_test, probabilities, names)
+    epochs_run = len(history["loss"])
+    metrics.update({
+        "params": sum(row["params"] for row in params),
+        "recurrent_params": recurrent_parameters(params),
+        # without early stopping the saved weights are the last epoch's
+        "best_epoch": best_epoch(history, train_cfg.early_stopping.monitor) if train_cfg.early_stopping.enabled else epochs_run,
+        "epochs_run": epochs_run,
+        "train_seconds": round(train_seconds, 2),
+        "seconds_per_epoch": round(train_seconds / epochs_run, 2),
+        "peak_memory_mib": round(peak_memory_mib()),
+        "tokenize_per_second": round(prepared.tokenizing["per_second"]),
+        "tokenize_cached": prepared.tokenizing["cached"],
+        "vocab_size": len(vocab),
+        "coverage": coverage,
+    })
+    print("test set: " + format_metrics(metrics, names))
+    return Trained(model, history, vocab, params, metrics, probabilities)
+
+
+def peak_memory_mib():
+    """The largest resident memory this process has used so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def save_run(models_dir, name, config, prepared, trained):
+    """Save ``trained`` as a run directory (with its learning curves and confusion matrix)."""
+    from app import report
+    from app.bundle import save_bundle
+
+    history, metrics, names = trained.history, trained.metrics, prepared.labels.names
+    return save_bundle(
+        models_dir, name, model=trained.model, config=config, tokenizer=prepared.tokenizer, vocab=trained.vocab,
+        labels=prepared.labels, metrics=metrics, params=trained.params, history=history,
+        plots=[lambda d: report.plot_history(history, d / "learning_curves.png"),
+               lambda d: report.plot_confusion_matrix(metrics["confusion_matrix"], names, d / "confusion_matrix.png")],
+    )
+
+
+def train_in_subprocess(config, prepared, models_dir, name):
+    """Train and save one model in a fresh process; return its run directory.
+
+    A process of its own per model makes each one's peak memory its own (not the
+    largest of all before it) and starts every model from the same clean Keras
+    state. The tokens are handed over, not recomputed.
+    """
+    import multiprocessing
+
+    process = multiprocessing.get_context("forkserver").Process(
+        target=_train_and_save, args=(config, prepared, str(models_dir), name), name=f"train {name}")
+    process.start()
+    try:
+        process.join()
+    except BaseException:  # Ctrl-C or kill: stop the child too, nothing is kept
+        process.terminate()
+        process.join()
+        raise
+    run_dir = Path(models_dir) / name
+    if process.exitcode != 0 or not run_dir.is_dir():
+        raise TrainingFailed(f"training {name} failed (exit code {process.exitcode}); see the messages above")
+    return run_dir
+
+
+def _train_and_save(config, prepared, models_dir, name):
+    trained = train_model(config, prepared)
+    if trained is None:  # diverged; train_model said so
+        sys.exit(3)
+    save_run(models_dir, name, config, prepared, trained)
