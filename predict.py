@@ -4,6 +4,7 @@
     python predict.py --model models/<run> --text "배우들 연기가 정말 좋았어요" --text "시간 아깝다"
     cat comments.txt | python predict.py --model models/<run>
     python predict.py --model models/<run> test.tsv --evaluate
+    python predict.py --model models/<run> --explain --text "사무직은 초근도 못하고 야근수당도 없는데 그런데 생산직은 좋겠죠"
     python predict.py --compare models/<a> models/<b> models/<c> --evaluate test.tsv
 
 Every input row is written, in order, with its own columns plus: label, confidence,
@@ -50,6 +51,10 @@ def parse_args(argv=None):
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
     parser.add_argument("--batch-size", type=count(1), default=1024, help="comments per model call (default: %(default)s)")
     parser.add_argument("--workers", type=count(0), default=0, help="tokenizer processes (default: every core)")
+    parser.add_argument("--explain", action="store_true",
+                        help="instead of predictions: each comment's word attributions and gate trace, in the terminal and as files")
+    parser.add_argument("--explain-limit", type=count(1), default=20, help="with --explain: comments explained at most (default: %(default)s)")
+    parser.add_argument("--explain-dir", help="with --explain: where the heatmaps and the HTML page go (default: explanations/<run>)")
     args = parser.parse_args(argv)
     if bool(args.model) == bool(args.compare):
         parser.error("give --model (predict) or --compare (compare saved models), one of them")
@@ -57,6 +62,8 @@ def parse_args(argv=None):
         parser.error("--compare needs --evaluate and one labeled file, e.g. --compare A B --evaluate test.tsv")
     if args.inputs and args.text:
         parser.error("give comment files or --text, not both")
+    if args.explain and (args.output or args.evaluate or args.compare):
+        parser.error("--explain prints its views and writes them to --explain-dir; leave out -o, --evaluate and --compare")
     return args
 
 
@@ -94,6 +101,12 @@ def predict(args):
         chunks = [pd.DataFrame({text_column: args.text}, dtype=object)]
     else:
         chunks = (chunk for source in sources for chunk in iter_chunks(source, text_column))
+    if args.explain:
+        from app.attribution import explain_comments
+
+        texts = [text for chunk in chunks for text in chunk[text_column]]
+        explain_comments(bundle, texts, args.explain_dir or Path("explanations", bundle.path.resolve().name), args.explain_limit)
+        return 0
 
     true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
     with OutputWriter(args.output, output_format) as writer:

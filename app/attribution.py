@@ -1,0 +1,246 @@
+"""Word attributions: which tokens pushed a prediction, and which way.
+
+Integrated gradients (Sundararajan et al., 2017) on the embedding output: walk each
+token's embedding from a baseline (zeros, or the padding embedding) to its real
+value in ``steps`` steps, average the gradients of the class probability along the
+way, and multiply by the distance walked. A token's score is its share of the
+probability's change: the scores of a comment sum to f(comment) - f(baseline),
+which the Attribution reports so the approximation can be checked.
+
+Also here: the views (a coloured terminal line, one HTML page for many comments)
+and ``explain_comments``, which predict.py --explain calls.
+"""
+
+import html
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from app.errors import DataError, InputError
+from app.gates import GateTrace, gate_table, plot_gates, trace_gates
+from app.inference import EMPTY, NO_KNOWN_TOKENS, OK, predict_texts
+
+NOT_EXPLAINED = {EMPTY: "empty", NO_KNOWN_TOKENS: "no token the model's vocabulary knows"}
+
+
+@dataclass
+class Attribution:
+    """One comment's token scores towards one class."""
+
+    scores: np.ndarray  # one per real token; > 0 raised the class's probability, < 0 lowered it
+    target: int  # the class explained (an index into the label names)
+    probability: float  # f(comment): the model's probability of the target class
+    baseline_probability: float  # f(baseline): the same with every token's embedding at the baseline
+
+    @property
+    def completeness_gap(self):
+        """sum(scores) - (f(comment) - f(baseline)): near 0 when ``steps`` were enough."""
+        return float(self.scores.sum()) - (self.probability - self.baseline_probability)
+
+
+def integrated_gradients(model, ids, target=None, steps=48, baseline="zero"):
+    """An Attribution per row of ``ids`` (comments x length, padded with 0 as
+    Vocabulary.encode makes them), towards class ``target`` or else the predicted one."""
+    if baseline not in ("zero", "padding"):
+        raise ValueError(f"baseline must be 'zero' or 'padding', not {baseline!r}")
+    head = _from_embeddings(model)
+    table = keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings)
+    start = np.zeros(table.shape[1], table.dtype) if baseline == "zero" else table[0]
+    attributions = []
+    for number, row in enumerate(np.atleast_2d(ids), start=1):
+        row = row[row != 0]  # the padding is masked: only real tokens can push
+        if not len(row):
+            raise InputError(f"comment {number} has no tokens to attribute")
+        attributions.append(_integrate(head, table[row], row, start, target, steps))
+    return attributions
+
+
+def _integrate(head, embedded, ids, baseline, target, steps):
+    """Integrated gradients of one comment (the trapezoidal rule over ``steps`` steps)."""
+    alphas = np.linspace(0, 1, steps + 1, dtype=embedded.dtype)[:, None, None]
+    path = tf.constant(baseline + alphas * (embedded - baseline))  # (steps + 1, tokens, dim)
+    with tf.GradientTape() as tape:
+        tape.watch(path)
+        probabilities = _class_probabilities(head([tf.constant(np.tile(ids, (steps + 1, 1))), path]))
+        target = int(np.argmax(probabilities[-1])) if target is None else target
+        along = probabilities[:, target]
+    gradients = tape.gradient(along, path).numpy()  # rows are independent: each its own gradient
+    average = (gradients[:-1] + gradients[1:]).mean(axis=0) / 2
+    scores = ((embedded - baseline) * average).sum(axis=1)
+    along = along.numpy()
+    return Attribution(scores, target, float(along[-1]), float(along[0]))
+
+
+def _class_probabilities(outputs):
+    """(n, classes); a sigmoid output p becomes [1 - p, p]."""
+    return keras.ops.concatenate([1 - outputs, outputs], axis=-1) if outputs.shape[-1] == 1 else outputs
+
+
+def _from_embeddings(model):
+    """A copy of ``model`` that takes the embedding layer's output as a second input.
+
+    The token ids stay the first input: the padding mask is computed from them.
+    Keras cannot cut a model at an inner tensor, so the copy is the model's own
+    config with the embedding layer replaced by an input, and its weights.
+    """
+    config = model.get_config()
+    ids_input = config["layers"][0]
+    embedded = {**ids_input, "name": "embedded", "config": {
+        **ids_input["config"], "name": "embedded", "dtype": "float32",
+        "batch_shape": (None, None, model.get_layer("embedding").output_dim)}}
+    rest = [_rewired(layer, "embedding", "embedded") for layer in config["layers"] if layer["name"] != "embedding"]
+    head = keras.Model.from_config({**config, "layers": [embedded, *rest],
+                                    "input_layers": [config["input_layers"], ["embedded", 0, 0]]})
+    for layer in head.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return head
+
+
+def _rewired(value, old, new):
+    """A layer's config with every input taken from layer ``old`` taken from ``new``."""
+    if isinstance(value, dict):
+        if value.get("keras_history", [None])[0] == old:
+            return {**value, "keras_history": [new, *value["keras_history"][1:]]}
+        return {key: _rewired(item, old, new) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rewired(item, old, new) for item in value)
+    return value
+
+
+# ----------------------------------------------------------------------------- views
+
+def use_color(stream):
+    """ANSI colour on a terminal only, and never when NO_COLOR is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def attribution_line(tokens, scores, color=False):
+    """Each token with its score; in colour, green for a push towards the class and red
+    for a push away, bold for the stronger half."""
+    strongest = max(np.abs(scores).max(), 1e-12)
+    parts = []
+    for token, score in zip(tokens, scores):
+        part = f"{token}({score:+.3f})"
+        if color and score:
+            bold = ";1" if abs(score) >= strongest / 2 else ""
+            part = f"\033[{32 if score > 0 else 31}{bold}m{part}\033[0m"
+        parts.append(part)
+    return " ".join(parts)
+
+
+@dataclass
+class Explanation:
+    """What explain_comments found for one comment."""
+
+    number: int  # the comment's position in the input, from 1
+    text: str
+    tokens: list  # the tokens the model saw, in order
+    unknown: list  # those of them the vocabulary does not know (the model sees <oov>)
+    label: str  # the name of the class explained: the predicted one
+    attribution: Attribution
+    trace: GateTrace  # the first recurrent layer's gates at each token
+
+
+def attribution_html(explanations, title):
+    """A self-contained HTML page: each comment's tokens on a background green (pushed
+    towards the predicted class) or red (away), the deeper the stronger."""
+    sections = [_html_section(explanation) for explanation in explanations]
+    return f"""<!DOCTYPE html>
+<html lang="ko"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; line-height: 2.2; }}
+.tokens span {{ padding: 0.15em 0.3em; margin: 0 0.1em; border-radius: 0.3em; }}
+.note {{ color: #555; font-size: 0.9em; line-height: 1.4; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="note">Integrated gradients: green pushed the prediction towards the predicted class, red away from it;
+hover a token for its score. A comment's scores add up to its probability minus the baseline's.</p>
+{"".join(sections)}</body></html>
+"""
+
+
+def _html_section(explanation):
+    attribution = explanation.attribution
+    strongest = max(np.abs(attribution.scores).max(), 1e-12)
+    spans = []
+    for token, score in zip(explanation.tokens, attribution.scores):
+        colour = "0, 150, 60" if score > 0 else "210, 40, 40"
+        spans.append(f'<span style="background: rgba({colour}, {0.8 * abs(score) / strongest:.2f})" '
+                     f'title="{score:+.4f}">{html.escape(token)}</span>')
+    return (f"<h2>{explanation.number}. {html.escape(explanation.label)} "
+            f"({attribution.probability:.3f})</h2>\n"
+            f'<p class="note">{html.escape(explanation.text)}</p>\n'
+            f'<p class="tokens">{"".join(spans)}</p>\n'
+            f'<p class="note">sum of scores {attribution.scores.sum():+.3f} = '
+            f"{attribution.probability:.3f} - {attribution.baseline_probability:.3f} at the baseline</p>\n")
+
+
+# ----------------------------------------------------------------------------- predict.py --explain
+
+def explain_comments(bundle, texts, out_dir, limit=20, stream=None):
+    """For each of the first ``limit`` comments: print its token scores and gate table and
+    draw its gate heatmap into ``out_dir``; then write one HTML page of them all."""
+    stream = stream or sys.stdout
+    if not texts:
+        raise DataError("--explain: the input has no comments")
+    shown = [text if isinstance(text, str) else "" for text in texts[:limit]]
+    _, status = predict_texts(bundle, shown)
+    if not (status == OK).any():
+        raise DataError(f"--explain: no comment to explain ({'; '.join(sorted({NOT_EXPLAINED[s] for s in status}))})")
+    explanations = _explain(bundle, shown, np.flatnonzero(status == OK))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    color, width = use_color(stream), len(str(len(shown)))
+    for index, text in enumerate(shown):
+        print(f"\n[{index + 1}] {_one_line(text)}".rstrip(), file=stream)
+        if index not in explanations:
+            print(f"    not explained: {NOT_EXPLAINED[status[index]]}", file=stream)
+            continue
+        explanation, heatmap = explanations[index], out_dir / f"gates-{index + 1:0{width}d}.png"
+        plot_gates(explanation.trace, explanation.tokens, heatmap, f"{_one_line(text)[:60]} (predicted {explanation.label})")
+        print(_explanation_text(explanation, heatmap, color), file=stream)
+    page = out_dir / "attributions.html"
+    page.write_text(attribution_html(explanations.values(), f"Word attributions: {bundle.path.name}"), encoding="utf-8")
+    if len(texts) > limit:
+        print(f"explained the first {limit} of {len(texts):,} comments (raise --explain-limit for more)", file=sys.stderr)
+    print(f"wrote the attributions page {page} and the gate heatmaps {out_dir / 'gates-*.png'}", file=sys.stderr)
+    return list(explanations.values())
+
+
+def _explain(bundle, texts, rows):
+    """{row: Explanation} for ``texts[row]`` of each of ``rows`` (comments with a known token)."""
+    tokens = bundle.tokenizer.tokenize([texts[row] for row in rows])
+    ids = bundle.vocab.encode(tokens, bundle.config.vocab.max_length, bundle.config.vocab.truncate)
+    attributions = integrated_gradients(bundle.model, ids)
+    explanations = {}
+    for row, comment_tokens, comment_ids, attribution in zip(rows, tokens, ids, attributions):
+        real = comment_ids[comment_ids != 0]
+        # Vocabulary.encode keeps the last (truncate "start") or the first max_length tokens
+        seen = comment_tokens[-len(real):] if bundle.config.vocab.truncate == "start" else comment_tokens[:len(real)]
+        unknown = list(dict.fromkeys(token for token, i in zip(seen, real) if i == 1))
+        explanations[row] = Explanation(row + 1, texts[row], seen, unknown, bundle.labels.names[attribution.target],
+                                        attribution, trace_gates(bundle.model, real))
+    return explanations
+
+
+def _explanation_text(explanation, heatmap, color):
+    """One comment's terminal view: the prediction, the token scores, the gate table."""
+    attribution, label = explanation.attribution, explanation.label
+    baseline = attribution.baseline_probability
+    lines = [f"predicted {label} {attribution.probability:.3f} ({baseline:.3f} at the baseline); token scores towards {label}:",
+             attribution_line(explanation.tokens, attribution.scores, color)]
+    if explanation.unknown:
+        lines.append(f"not in the vocabulary (the model sees <oov>): {', '.join(explanation.unknown)}")
+    lines += [gate_table(explanation.trace, explanation.tokens), f"gate heatmap: {heatmap}"]
+    return "\n".join("    " + line for text in lines for line in text.split("\n"))
+
+
+def _one_line(text):
+    """The comment on one line, without control characters (no escape sequence reaches the terminal)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
