@@ -142,7 +142,8 @@ class Explanation:
     text: str
     tokens: list  # the tokens the model saw, in order
     unknown: list  # those of them the vocabulary does not know (the model sees <oov>)
-    label: str  # the name of the class explained: the predicted one
+    predicted: str  # the name of the predicted class
+    label: str  # the name of the class the scores point to (see explained_class)
     attribution: Attribution
     trace: GateTrace  # the first recurrent layer's gates at each token
 
@@ -150,18 +151,22 @@ class Explanation:
 def attribution_html(explanations, title):
     """A self-contained HTML page: each comment's tokens on a background green (pushed
     towards the predicted class) or red (away), the deeper the stronger."""
-    sections = [_html_section(explanation) for explanation in explanations]
+    from app.html_report import embedded_font_css
+
+    sections = "".join(_html_section(explanation) for explanation in explanations)
     return f"""<!DOCTYPE html>
 <html lang="ko"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
-body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; line-height: 2.2; }}
+{embedded_font_css(title + sections)}
+body {{ font-family: 'Report Hangul', sans-serif; max-width: 60em; margin: 2em auto; line-height: 2.2; }}
 .tokens span {{ padding: 0.15em 0.3em; margin: 0 0.1em; border-radius: 0.3em; }}
 .note {{ color: #555; font-size: 0.9em; line-height: 1.4; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p class="note">Integrated gradients: green pushed the prediction towards the predicted class, red away from it;
-hover a token for its score. A comment's scores add up to its probability minus the baseline's.</p>
-{"".join(sections)}</body></html>
+<p class="note">Integrated gradients: green pushed towards the class named in each heading (positive, for two
+classes; else the predicted class), red away from it; hover a token for its score. A comment's scores add up to
+its probability minus the baseline's.</p>
+{sections}</body></html>
 """
 
 
@@ -173,8 +178,8 @@ def _html_section(explanation):
         colour = "0, 150, 60" if score > 0 else "210, 40, 40"
         spans.append(f'<span style="background: rgba({colour}, {0.8 * abs(score) / strongest:.2f})" '
                      f'title="{score:+.4f}">{html.escape(token)}</span>')
-    return (f"<h2>{explanation.number}. {html.escape(explanation.label)} "
-            f"({attribution.probability:.3f})</h2>\n"
+    return (f"<h2>{explanation.number}. predicted {html.escape(explanation.predicted)}; "
+            f"p({html.escape(explanation.label)}) = {attribution.probability:.3f}</h2>\n"
             f'<p class="note">{html.escape(explanation.text)}</p>\n'
             f'<p class="tokens">{"".join(spans)}</p>\n'
             f'<p class="note">sum of scores {attribution.scores.sum():+.3f} = '
@@ -190,10 +195,10 @@ def explain_comments(bundle, texts, out_dir, limit=20, stream=None):
     if not texts:
         raise DataError("--explain: the input has no comments")
     shown = [text if isinstance(text, str) else "" for text in texts[:limit]]
-    _, status = predict_texts(bundle, shown)
+    probabilities, status = predict_texts(bundle, shown)
     if not (status == OK).any():
         raise DataError(f"--explain: no comment to explain ({'; '.join(sorted({NOT_EXPLAINED[s] for s in status}))})")
-    explanations = _explain(bundle, shown, np.flatnonzero(status == OK))
+    explanations = _explain(bundle, shown, np.flatnonzero(status == OK), np.nan_to_num(probabilities).argmax(axis=1))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     color, width = use_color(stream), len(str(len(shown)))
@@ -213,19 +218,28 @@ def explain_comments(bundle, texts, out_dir, limit=20, stream=None):
     return list(explanations.values())
 
 
-def _explain(bundle, texts, rows):
-    """{row: Explanation} for ``texts[row]`` of each of ``rows`` (comments with a known token)."""
+def explained_class(names):
+    """With two classes the scores always point to the second (positive): green then
+    means "pushed positive" and red "pushed negative" whatever was predicted. With
+    more classes they point to the predicted class (None)."""
+    return 1 if len(names) == 2 else None
+
+
+def _explain(bundle, texts, rows, predicted):
+    """{row: Explanation} for ``texts[row]`` of each of ``rows`` (comments with a known token);
+    ``predicted`` holds every text's predicted class index."""
+    names = bundle.labels.names
     tokens = bundle.tokenizer.tokenize([texts[row] for row in rows])
     ids = bundle.vocab.encode(tokens, bundle.config.vocab.max_length, bundle.config.vocab.truncate)
-    attributions = integrated_gradients(bundle.model, ids)
+    attributions = integrated_gradients(bundle.model, ids, target=explained_class(names))
     explanations = {}
     for row, comment_tokens, comment_ids, attribution in zip(rows, tokens, ids, attributions):
         real = comment_ids[comment_ids != 0]
         # Vocabulary.encode keeps the last (truncate "start") or the first max_length tokens
         seen = comment_tokens[-len(real):] if bundle.config.vocab.truncate == "start" else comment_tokens[:len(real)]
         unknown = list(dict.fromkeys(token for token, i in zip(seen, real) if i == 1))
-        explanations[row] = Explanation(row + 1, texts[row], seen, unknown, bundle.labels.names[attribution.target],
-                                        attribution, trace_gates(bundle.model, real))
+        explanations[row] = Explanation(row + 1, texts[row], seen, unknown, names[predicted[row]],
+                                        names[attribution.target], attribution, trace_gates(bundle.model, real))
     return explanations
 
 
@@ -233,7 +247,8 @@ def _explanation_text(explanation, heatmap, color):
     """One comment's terminal view: the prediction, the token scores, the gate table."""
     attribution, label = explanation.attribution, explanation.label
     baseline = attribution.baseline_probability
-    lines = [f"predicted {label} {attribution.probability:.3f} ({baseline:.3f} at the baseline); token scores towards {label}:",
+    lines = [f"predicted {explanation.predicted}; p({label}) = {attribution.probability:.3f} ({baseline:.3f} at the "
+             f"baseline); token scores towards {label} (green: pushed towards it, red: away):",
              attribution_line(explanation.tokens, attribution.scores, color)]
     if explanation.unknown:
         lines.append(f"not in the vocabulary (the model sees <oov>): {', '.join(explanation.unknown)}")

@@ -21,14 +21,13 @@ FONT_FAMILY = "NanumGothic"
 NUMBER = re.compile(r"[-+]?[\d,.]+")
 
 STYLE = """
-@font-face { font-family: 'Report Hangul'; src: url(data:font/ttf;base64,%(font)s) format('truetype'); }
 body { font-family: 'Report Hangul', sans-serif; margin: 2em auto; max-width: 1200px; color: #222; line-height: 1.45; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(2) td { font-weight: bold; background: #eef6ee; }  /* the best model */
 code, pre { background: #f4f4f4; padding: 0.1em 0.3em; }
-img { max-width: 100%%; border: 1px solid #eee; margin: 0.5em 0; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 .note { color: #555; font-size: 0.9em; }
 """
 
@@ -50,12 +49,17 @@ def write_report(summary, figures, directory, command):
         *(f"<h2>{html.escape(title)}</h2>\n<img alt='{html.escape(title)}' src='{_data_uri(directory / name)}'>"
           for title, name in figures),
     ])
-    font = base64.b64encode(hangul_font_subset(body)).decode("ascii")
     page = ("<!DOCTYPE html>\n<html lang='ko'>\n<head>\n<meta charset='utf-8'>\n<title>모델 비교 report</title>\n"
-            f"<style>{STYLE % {'font': font}}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+            f"<style>{embedded_font_css(body)}{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
     path = directory / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def embedded_font_css(text):
+    """A CSS @font-face rule for 'Report Hangul': the font, inside the page, for ``text``."""
+    font = base64.b64encode(hangul_font_subset(text)).decode("ascii")
+    return f"@font-face {{ font-family: 'Report Hangul'; src: url(data:font/ttf;base64,{font}) format('truetype'); }}"
 
 
 def hangul_font_subset(text):

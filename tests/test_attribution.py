@@ -97,8 +97,9 @@ def test_terminal_line_is_coloured_only_on_a_terminal_without_no_color(monkeypat
 def test_html_page_holds_every_comment_escaped_with_coloured_tokens(bundle, comments):
     tokens, ids = comments
     attributions = integrated_gradients(bundle.model, ids[:2])
-    explanations = [Explanation(1, "<script>alert(1)</script>", ["<script>", *tokens[0][1:]], [], "negative", attributions[0], None),
-                    Explanation(2, COMMENTS[1], tokens[1], [], "positive", attributions[1], None)]
+    explanations = [Explanation(1, "<script>alert(1)</script>", ["<script>", *tokens[0][1:]], [], "negative", "positive",
+                                attributions[0], None),
+                    Explanation(2, COMMENTS[1], tokens[1], [], "positive", "positive", attributions[1], None)]
     page = attribution_html(explanations, "Word attributions: tiny & co")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>Word attributions: tiny &amp; co</title>" in page
@@ -106,6 +107,7 @@ def test_html_page_holds_every_comment_escaped_with_coloured_tokens(bundle, comm
     assert page.count("<span ") == len(tokens[0]) + len(tokens[1])
     assert "rgba(0, 150, 60," in page and "rgba(210, 40, 40," in page  # green and red backgrounds
     assert all(html.escape(token) in page for token in tokens[1])
+    assert "data:font/ttf;base64," in page  # Hangul renders without a Korean font installed
 
 
 def test_explain_comments_prints_and_writes_a_view_per_comment_up_to_the_limit(bundle, tmp_path, capsys):
@@ -117,6 +119,8 @@ def test_explain_comments_prints_and_writes_a_view_per_comment_up_to_the_limit(b
     assert [e.number for e in explanations] == [1, 3]
     text = out.getvalue()
     assert "[2]\n    not explained: empty" in text
+    # two classes: scores point to "positive" whatever was predicted, so green always means positive
+    assert {e.label for e in explanations} == {"positive"} and text.count("token scores towards positive") == 2
     assert "lstm_1: gate activations averaged over 8 units" in text and "\033[" not in text  # no TTY: no colour
     assert sorted(p.name for p in (tmp_path / "views").iterdir()) == ["attributions.html", "gates-1.png", "gates-3.png"]
     assert "explained the first 3 of 4 comments" in capsys.readouterr().err
