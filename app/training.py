@@ -1,5 +1,6 @@
-"""Fitting glue: seeds, the stratified validation split, optimizer, callbacks, and the
-epoch checkpoints that let an interrupted training resume to the same result."""
+"""Fitting glue: seeds, the stratified validation split, optimizer, callbacks, the
+gradient norm logged each epoch, and the epoch checkpoints that let an interrupted
+training resume to the same result."""
 
 import contextlib
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 OPTIMIZERS = {
@@ -19,6 +21,7 @@ OPTIMIZERS = {
     "rmsprop": keras.optimizers.RMSprop,
     "sgd": keras.optimizers.SGD,
 }
+GRADIENT_SAMPLE = 1024  # training comments (whole batches, at least one) whose gradient norm is logged
 
 
 def set_seed(seed):
@@ -40,6 +43,14 @@ def make_optimizer(config):
     return OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate, **clipping)
 
 
+def loss_function(num_classes, reduction="sum_over_batch_size"):
+    """Binary cross-entropy on a two-class model's one sigmoid output, sparse categorical
+    cross-entropy on the softmax of more classes; a batch's mean unless ``reduction``."""
+    if num_classes == 2:
+        return keras.losses.BinaryCrossentropy(reduction=reduction)
+    return keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
+
+
 @dataclass
 class Fitted:
     model: object  # a new object when training resumed from a checkpoint
@@ -53,24 +64,29 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     once with the seed and kept for every epoch, so a run resumed from a checkpoint
     sees exactly the batches the uninterrupted run would have. With ``checkpoint_dir``
     every completed epoch is saved there (and removed when training ends); with
-    ``resume`` training continues from it.
+    ``resume`` training continues from it. The history also holds ``grad_norm``,
+    the raw gradient norm after each epoch (see GradientNormLogger).
     """
     history, first_epoch, saved_stopping = {}, 0, None
     if resume:
         model, history, first_epoch, saved_stopping = load_checkpoint(checkpoint_dir)
     else:
-        loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
-        model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"])
+        model.compile(optimizer=make_optimizer(config), loss=loss_function(num_classes), metrics=["accuracy"])
     stopping = None
     if config.early_stopping.enabled:
         stopping = ResumableEarlyStopping(saved_stopping, monitor=config.early_stopping.monitor,
                                           patience=config.early_stopping.patience, restore_best_weights=True, verbose=1)
-    callbacks = [keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
-                 EpochRecorder(history, checkpoint_dir, stopping)]  # last: sees early stopping's updated state
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
+    ids, labels = train[0][order], train[1][order]
+    sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
+    # first: the gradient norm joins the logs the others record; last: the recorder,
+    # which sees early stopping's updated state
+    callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size, loss_function(num_classes)),
+                 keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
+                 EpochRecorder(history, checkpoint_dir, stopping)]
     if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
         model.fit(
-            train[0][order], train[1][order],
+            ids, labels,
             validation_data=validation,
             batch_size=config.batch_size,
             epochs=config.epochs,
@@ -84,6 +100,41 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
         with contextlib.suppress(OSError):
             Path(checkpoint_dir).parent.rmdir()  # only when no other checkpoint is in it
     return Fitted(model, history)
+
+
+class GradientNormLogger(keras.callbacks.Callback):
+    """Adds ``grad_norm`` to every epoch's logs: how large the raw training gradient is.
+
+    What is measured, with the weights at the end of the epoch: the global L2 norm
+    (all trainable weights taken as one vector) of the gradient of a batch's mean
+    training loss, averaged over the first batches of the training order: up to 1,024
+    comments (at least one batch), the same ones every epoch. Per batch, because a batch's gradient is
+    what the optimizer gets and what ``clipnorm`` acts on; the gradient of a larger
+    sample would be smaller, its noise averaged away. It is taken here, beside the
+    optimizer, so it is the gradient before any clipping. (Keras's ``clipnorm`` clips
+    each weight's gradient to that norm on its own, so even a clipped global norm can
+    exceed it.)
+
+    Logging it does not change training: the model runs in inference mode
+    (``training=False``, no dropout), the optimizer is never touched, and the dropout
+    random generators are put back as they were, so later batches draw the masks a run
+    without this callback draws.
+    """
+
+    def __init__(self, ids, labels, batch_size, loss):
+        super().__init__()
+        self.batches = [(ids[i:i + batch_size], labels[i:i + batch_size]) for i in range(0, len(labels), batch_size)]
+        self.loss = loss
+        self.batch_norm = tf.function(self._batch_norm, reduce_retracing=True)  # traced once, not every epoch
+
+    def _batch_norm(self, ids, labels):
+        with tf.GradientTape() as tape:
+            loss = self.loss(labels, self.model(ids, training=False))
+        return tf.linalg.global_norm(tape.gradient(loss, self.model.trainable_weights))
+
+    def on_epoch_end(self, epoch, logs=None):
+        with _seed_states_kept(self.model):
+            logs["grad_norm"] = float(np.mean([self.batch_norm(ids, labels) for ids, labels in self.batches]))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -143,6 +194,16 @@ def _seed_states(model):
     """The dropout layers' random-generator states: .keras files do not keep them, and a
     resumed run needs them to draw the same dropout masks."""
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+@contextlib.contextmanager
+def _seed_states_kept(model):
+    """Puts the dropout random generators back after the block: Keras's recurrent layers
+    draw a dropout mask on every call, even in inference mode where it goes unused."""
+    saved = [keras.ops.convert_to_numpy(v) for v in _seed_states(model)]
+    yield
+    for variable, value in zip(_seed_states(model), saved):
+        variable.assign(value)
 
 
 def load_checkpoint(directory):

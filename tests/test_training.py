@@ -47,24 +47,27 @@ def test_best_epoch_follows_the_monitored_metric():
 
 def test_gradient_clipping_tames_an_exploding_simple_rnn():
     """The lecture's point: a relu SimpleRNN with a large learning rate explodes to NaN
-    (training stops there); the same run with clipnorm learns the task."""
+    (training stops there), and the logged gradient norm shows it coming; the same run
+    with clipnorm learns the task."""
     from app.config import EarlyStoppingConfig
 
     rng = np.random.default_rng(0)
     ids = rng.integers(2, 50, size=(256, 40)).astype("int32")
     y = (ids[:, -1] > 25).astype("int64")
 
-    def final_losses(clipnorm):
+    def history(clipnorm):
         set_seed(1)
         model = build_model(ModelConfig(cell="simple_rnn", activation="relu", embedding_dim=16, units=32), 50, 2)
         config = TrainConfig(optimizer="sgd", learning_rate=5.0, clipnorm=clipnorm, epochs=6, batch_size=32,
                              early_stopping=EarlyStoppingConfig(enabled=False))
-        return fit(model, (ids[:224], y[:224]), (ids[224:], y[224:]), config, 2).history["loss"]
+        return fit(model, (ids[:224], y[:224]), (ids[224:], y[224:]), config, 2).history
 
-    exploded = final_losses(None)
-    assert np.isnan(exploded[-1]) and len(exploded) < 6  # stopped at the first NaN
-    clipped = final_losses(0.1)
-    assert len(clipped) == 6 and all(np.isfinite(clipped)) and clipped[-1] < 0.1
+    exploded = history(None)
+    assert np.isnan(exploded["loss"][-1]) and len(exploded["loss"]) < 6  # stopped at the first NaN
+    assert exploded["grad_norm"][-2] > 1000 * exploded["grad_norm"][0]  # grown 1000-fold by the epoch before
+    clipped = history(0.1)
+    assert len(clipped["loss"]) == 6 and all(np.isfinite(clipped["loss"])) and clipped["loss"][-1] < 0.1
+    assert max(clipped["grad_norm"]) < 1
 
 
 def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
