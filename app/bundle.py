@@ -204,7 +204,7 @@ def _write_history(path, history):
         writer = csv.writer(handle)
         writer.writerow(["epoch", *keys])
         for epoch, values in enumerate(zip(*(history[k] for k in keys)), start=1):
-            writer.writerow([epoch, *(f"{v:.6f}" for v in values)])
+            writer.writerow([epoch, *(f"{v:.6g}" for v in values)])  # small gradient norms keep their digits
 
 
 def _sha256(path):
