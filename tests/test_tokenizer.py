@@ -15,6 +15,24 @@ def test_backends_split_a_comment_into_tokens(backend, expected):
     assert Tokenizer(backend, workers=1, cache=False).tokenize([SENTENCE]) == [expected]
 
 
+def test_mecab_tokens_are_those_of_python_mecab_ko():
+    """The fast path reads MeCab's text output; its tokens must stay the library's own
+    (saved models and token caches depend on them)."""
+    from mecab import MeCab
+
+    comments = [SENTENCE, "ㅋㅋㅋ 개꿀잼!!! 10점 만점에 10점", "a\nb\tc  d", "漢字 한자 😀", "1.5배 빠른 GRU"]
+    assert Tokenizer("mecab", workers=1, cache=False).tokenize(comments) == [MeCab().morphs(c) for c in comments]
+
+
+def test_kiwi_tokens_in_a_batch_are_those_of_one_comment_at_a_time():
+    from kiwipiepy import Kiwi
+
+    comments = [SENTENCE, "", "시간 아깝다 ㅠㅠ", "   ", "배우들 연기가 별로였음"]
+    kiwi = Kiwi()
+    expected = [[token.form for token in kiwi.tokenize(c)] if c.strip() else [] for c in comments]
+    assert Tokenizer("kiwi", workers=1, cache=False).tokenize(comments) == expected
+
+
 def test_kiwi_finds_the_morphemes():
     tokens = Tokenizer("kiwi", workers=1, cache=False).tokenize([SENTENCE])[0]
     assert {"배우", "연기", "정말"} <= set(tokens)
