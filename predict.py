@@ -79,7 +79,7 @@ def predict(args):
     import pandas as pd
 
     from app.bundle import load_bundle, read_config
-    from app.data import iter_chunks, open_source
+    from app.data import iter_chunks, open_source, valid_text
 
     # Cheap checks first, so a typo fails before TensorFlow loads
     output_format = _output_format(args.output)
@@ -98,7 +98,7 @@ def predict(args):
 
     label_column = args.label_column or bundle.config.data.label_column
     if args.text:
-        chunks = [pd.DataFrame({text_column: args.text}, dtype=object)]
+        chunks = [pd.DataFrame({text_column: [valid_text(text) for text in args.text]}, dtype=object)]
     else:
         chunks = (chunk for source in sources for chunk in iter_chunks(source, text_column))
     if args.explain:

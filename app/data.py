@@ -104,6 +104,9 @@ class _ReplacementCounter:
 
 codecs.register_error(_ReplacementCounter.name, _ReplacementCounter.handle)
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # in JSON text, before decoding
+
 
 @dataclass
 class Source:
@@ -258,6 +261,8 @@ def _read_jsonl(source, text_column, chunk_rows):
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise DataError(f"{source.name}: line {number}: not valid JSON ({error.msg})") from None
+            if LONE_SURROGATE_ESCAPE.search(line):
+                record = json.loads(valid_text(json.dumps(record, ensure_ascii=False)))
             if not isinstance(record, dict):
                 raise DataError(f"{source.name}: line {number}: expected a JSON object, got {type(record).__name__}")
             if text_column not in record:
@@ -269,6 +274,13 @@ def _read_jsonl(source, text_column, chunk_rows):
                 records = []
     if records or not seen_column:
         yield _records_frame(records, text_column)
+
+
+def valid_text(text):
+    """``text`` with lone UTF-16 surrogates (half a pair, which JSON escapes and command-line
+    arguments with invalid bytes can hold) replaced by U+FFFD: no tokenizer accepts them
+    and no UTF-8 file can hold them."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _records_frame(records, text_column):

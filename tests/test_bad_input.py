@@ -163,3 +163,18 @@ def test_evaluate_reports_labels_the_model_never_saw_and_reads_float_labels(tiny
     assert "2 rows have a missing label or one the model does not know" in err
     assert "(2 comments)" in err  # 1.0 and 0 scored
     assert len(pd.read_csv(tmp_path / "out.csv")) == 4
+
+
+def test_half_a_surrogate_pair_escaped_in_json_is_kept_and_predicted(tiny_run, tmp_path):
+    source = tmp_path / "surrogate.jsonl"
+    source.write_text('{"document": "\\ud800 정말 좋아요"}\n{"document": "별로"}\n', encoding="utf-8")
+    for output in (tmp_path / "out.jsonl", tmp_path / "out.csv"):
+        assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+        result = pd.read_json(output, lines=True) if output.suffix == ".jsonl" else pd.read_csv(output)
+        assert len(result) == 2 and result["status"].tolist() == ["ok", "ok"]
+
+
+def test_invalid_bytes_in_a_command_line_comment_are_replaced_not_fatal(tiny_run, capsys):
+    broken = b"\xff\xfe \xec\xa2\x8b\xec\x95\x84\xec\x9a\x94".decode("utf-8", "surrogateescape")  # as argv holds it
+    assert run_predict(tiny_run, "--text", broken) == 0
+    assert "\ufffd\ufffd 좋아요" in capsys.readouterr().out
