@@ -136,7 +136,7 @@ def compare(args):
     import dataclasses
 
     from app.bundle import check_run_name, make_staging, publish, read_config
-    from app.compare import check_same_labels, compare_runs, format_text, unique_names
+    from app.compare import check_same_labels, compare_runs, format_text, model_groups
     from app.data import load_labeled
 
     # Cheap checks first: every model readable, the same label set, the file labeled
@@ -159,8 +159,7 @@ def compare(args):
 
     staging = make_staging(report_dir.parent, report_dir.name)
     try:
-        names = unique_names([Path(path).resolve().name for path in args.compare])  # one row per model given
-        runs = list(zip(names, map(Path, args.compare)))
+        runs = list(zip(model_groups(args.compare), map(Path, args.compare)))
         summary = compare_runs(runs, texts, y_true[y_true >= 0], staging, "python predict.py " + " ".join(sys.argv[1:]))
         final = publish(staging, report_dir.parent, report_dir.name)
     except BaseException:  # nothing half-written stays behind

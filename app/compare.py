@@ -15,6 +15,7 @@ comments says whether the best group's lead over each other group is significant
 
 import csv
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.errors import DataError
 # Comment length in tokens: where a SimpleRNN loses long-range information
 LENGTH_BUCKETS = ((1, 10), (11, 30), (31, 60), (61, None))
 BOOTSTRAP_RESAMPLES = 2000
+SEED_SUFFIX = re.compile(r"-seed\d+$")  # run names of train.py --compare: <model>-seed<N>
 
 
 @dataclass
@@ -336,6 +338,14 @@ def unique_names(names):
             name = f"{base}-{k}"
         unique.append(name)
     return unique
+
+
+def model_groups(paths):
+    """A table row per run directory given, except that runs named <model>-seed<N>, as
+    train.py --compare saves them, are seeds of one row <model>."""
+    names = [Path(path).resolve().name for path in paths]
+    seeded = [SEED_SUFFIX.sub("", name) for name in names]
+    return [group if group != name else unique for group, name, unique in zip(seeded, names, unique_names(names))]
 
 
 def compare_runs(runs, texts, y_true, directory, command, lengths=None):

@@ -86,8 +86,9 @@ def plot_comparison(results, summary, y_true, directory):
         ("Confusion matrices", "confusion_matrices.png", lambda p: plot_confusion_matrices(summary, p)),
     ]
     if len(summary["classes"]) == 2:
-        first_runs = {r.group: r for r in reversed(results)}  # each model's first run
-        curves = {group: r.probabilities[common][:, 1] for group, r in first_runs.items()}
+        curves = {}  # each model's first run, in the order given: the colours of the other figures
+        for result in results:
+            curves.setdefault(result.group, result.probabilities[common][:, 1])
         figures.append(("ROC curves", "roc_curves.png", lambda p: plot_roc_curves(y_true[common], curves, p)))
     for _, name, draw in figures:
         draw(directory / name)
@@ -95,13 +96,14 @@ def plot_comparison(results, summary, y_true, directory):
 
 
 def _colors(groups):
+    """A colour per model, in the order the models were given, the same in every figure."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {group: cycle[i % len(cycle)] for i, group in enumerate(groups)}
+    return {group: cycle[i % len(cycle)] for i, group in enumerate(dict.fromkeys(groups))}
 
 
 def plot_learning_curves(results, path):
     """Validation loss and accuracy per epoch of every run; seeds of one model share a colour."""
-    colors = _colors(dict.fromkeys(r.group for r in results))
+    colors = _colors(r.group for r in results)
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     labelled = set()
     for result in results:
@@ -126,7 +128,7 @@ def plot_learning_curves(results, path):
 def plot_accuracy_vs_params(summary, path):
     """Mean test accuracy (± standard deviation over seeds) against recurrent-layer parameters."""
     rows = summary["models"]
-    colors = _colors([row["model"] for row in rows])
+    colors = _colors(run["model"] for run in summary["runs"])
     figure, axis = plt.subplots(figsize=(6.5, 4.5))
     for row in rows:
         axis.errorbar(row["recurrent_params"], row["accuracy_mean"], yerr=row["accuracy_std"], fmt="o", capsize=4,
@@ -145,7 +147,7 @@ def plot_accuracy_by_length(summary, path):
     """Test accuracy per bucket of comment length: where long-range memory matters."""
     buckets = summary["accuracy_by_length"]
     labels = [f"{b['bucket']}\n({b['comments']:,})" for b in buckets]
-    colors = _colors([row["model"] for row in summary["models"]])
+    colors = _colors(run["model"] for run in summary["runs"])
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for row in summary["models"]:
         values = [np.nan if b[row["model"]] is None else b[row["model"]] for b in buckets]

@@ -173,15 +173,22 @@ def test_plots_draw_hangul_with_the_bundled_korean_font(tmp_path):
     plt.close(figure)
 
 
-def test_saved_models_are_compared_without_retraining(comparison, tmp_path):
+def test_saved_models_are_compared_without_retraining_seeds_grouped(comparison, tmp_path):
     directory, _, _ = comparison
-    models = [str(directory / f"{cell}-seed42") for cell in CELLS]
+    models = sorted(str(path) for path in directory.glob("*-seed*"))
     result = run("predict.py", "--compare", *models, "--evaluate", str(SAMPLE), "--report-dir", str(tmp_path / "again"))
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "again" / "comparison.json").read_text(encoding="utf-8"))
     assert summary["test_comments"] == 320
-    assert sorted(row["model"] for row in summary["models"]) == sorted(f"{cell}-seed42" for cell in CELLS)
+    assert sorted(row["model"] for row in summary["models"]) == sorted(CELLS)  # <model>-seed<N>: seeds of one row
+    assert all(row["runs"] == 2 for row in summary["models"])
     assert (tmp_path / "again" / "report.html").is_file()
+
+
+def test_each_saved_model_given_is_its_own_row_unless_named_as_a_seed():
+    from app.compare import model_groups
+
+    assert model_groups(["a/lstm-seed42", "a/lstm-seed43", "b/gru", "c/gru"]) == ["lstm", "lstm", "gru", "gru-2"]
 
 
 def test_models_with_different_label_sets_are_refused(comparison, tmp_path):
