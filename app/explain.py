@@ -191,7 +191,7 @@ def by_distance(norms, ids):
 def plot_gradients(curves, path):
     """One line per model: the mean gradient norm against the distance from the end,
     log scale, over the distances that at least MIN_COMMENTS comments reach."""
-    from app.report import plt  # Agg backend and NanumGothic (Hangul) are set up there
+    from app.report import plt, save_figure  # Agg backend and NanumGothic (Hangul) are set up there
 
     figure, axis = plt.subplots(figsize=(8, 5))
     for curve in curves:
@@ -203,7 +203,7 @@ def plot_gradients(curves, path):
     axis.set_title(f"시간을 거슬러 가는 기울기 (gradient through time; distances ≥ {MIN_COMMENTS} comments reach)")
     axis.grid(alpha=0.3, which="both")
     axis.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def write_gradient_numbers(curves, data, limit, path):
@@ -263,7 +263,7 @@ def plot_clipping(runs, path):
     """Gradient norm per epoch, one line per run, log scale; a dashed line at each clipnorm."""
     from matplotlib.ticker import MaxNLocator
 
-    from app.report import plt  # Agg backend and NanumGothic (Hangul) are set up there
+    from app.report import plt, save_figure  # Agg backend and NanumGothic (Hangul) are set up there
 
     figure, axis = plt.subplots(figsize=(8, 5))
     for name, clipnorm, norms in runs:
@@ -279,7 +279,7 @@ def plot_clipping(runs, path):
     axis.set_title("학습 중 기울기 크기 (gradient norm during training)")
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def format_clipping_table(runs):
@@ -318,14 +318,6 @@ def _log_scale(axis):
     axis.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.yaxis.set_minor_formatter(NullFormatter())
-
-
-def _save(figure, path):
-    from app.report import plt
-
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 if __name__ == "__main__":

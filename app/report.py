@@ -32,6 +32,13 @@ def format_parameter_table(rows):
                       f"total parameters: {total:,}", FORMULA_NOTES])
 
 
+def save_figure(figure, path):
+    """Write a figure as a PNG and free it (pyplot keeps every open figure otherwise)."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def plot_history(history, path):
     """Loss and accuracy per epoch, training against validation."""
     epochs = range(1, len(history["loss"]) + 1)
@@ -45,9 +52,7 @@ def plot_history(history, path):
         axis.set_title(metric)
         axis.legend()
         axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_confusion_matrix(matrix, names, path, title="test set"):
@@ -64,9 +69,7 @@ def plot_confusion_matrix(matrix, names, path, title="test set"):
         for j, count in enumerate(row):
             axis.text(j, i, f"{count:,}", ha="center", va="center", color="white" if count > peak / 2 else "black")
     figure.colorbar(image, ax=axis)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -120,9 +123,7 @@ def plot_learning_curves(results, path):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_accuracy_vs_params(summary, path):
@@ -138,9 +139,7 @@ def plot_accuracy_vs_params(summary, path):
     axis.set_ylabel("test accuracy")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_accuracy_by_length(summary, path):
@@ -156,9 +155,7 @@ def plot_accuracy_by_length(summary, path):
     axis.set_ylabel("test accuracy")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_confusion_matrices(summary, path):
@@ -178,9 +175,7 @@ def plot_confusion_matrices(summary, path):
         axis.set_title(model)
         for (i, j), count in np.ndenumerate(matrix):
             axis.text(j, i, f"{count:,}", ha="center", va="center", color="white" if count > matrix.max() / 2 else "black")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_roc_curves(y_true, scores, path):
@@ -196,6 +191,4 @@ def plot_roc_curves(y_true, scores, path):
     axis.set_ylabel("true positive rate")
     axis.grid(alpha=0.3)
     axis.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path)
