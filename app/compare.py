@@ -36,7 +36,6 @@ class ModelResult:
 
     name: str  # the run directory's name
     group: str  # the config it was trained from; seeds of one config share it
-    path: Path
     cell: str
     probabilities: np.ndarray  # (n, classes); NaN rows: no prediction (empty, no known token)
     metrics: dict
@@ -76,7 +75,6 @@ def score_model(bundle, texts, y_true, group=None):
     return ModelResult(
         name=bundle.path.name,
         group=group or bundle.config.name or bundle.config.model.cell,
-        path=bundle.path,
         cell=bundle.config.model.cell,
         probabilities=probabilities,
         metrics=metrics,
@@ -114,15 +112,15 @@ def summarize(results, y_true, lengths, names):
 
     common = np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)
     y, lengths = y_true[common], np.asarray(lengths)[common]
-    scores = {r.name: classification_metrics(y, r.probabilities[common], names) for r in results}
-    correct = {r.name: r.probabilities[common].argmax(axis=1) == y for r in results}
-    groups = {}
-    for result in results:
-        groups.setdefault(result.group, []).append(result)
-    group_correct = {group: np.mean([correct[m.name] for m in members], axis=0) for group, members in groups.items()}
+    scores = [classification_metrics(y, r.probabilities[common], names) for r in results]
+    correct = [r.probabilities[common].argmax(axis=1) == y for r in results]
+    groups = {}  # model -> indices of its runs (run names need not be unique)
+    for index, result in enumerate(results):
+        groups.setdefault(result.group, []).append(index)
+    group_correct = {group: np.mean([correct[i] for i in members], axis=0) for group, members in groups.items()}
 
-    rows = sorted((_group_row(group, members, scores) for group, members in groups.items()),
-                  key=lambda row: -row["accuracy_mean"])
+    rows = sorted((_group_row(group, [results[i] for i in members], [scores[i] for i in members])
+                   for group, members in groups.items()), key=lambda row: -row["accuracy_mean"])
     best = rows[0]["model"]
     significance = [
         {"best": best, "other": row["model"], **bootstrap_difference(group_correct[best], group_correct[row["model"]])}
@@ -133,8 +131,8 @@ def summarize(results, y_true, lengths, names):
          **{group: (float(group_correct[group][in_bucket].mean()) if in_bucket.any() else None) for group in groups}}
         for label, in_bucket in length_masks(lengths)
     ]
-    runs = [{"run": r.name, "model": r.group, **{k: scores[r.name][k] for k in
-             ("accuracy", "macro_f1", "roc_auc", "confusion_matrix")}} for r in results]
+    runs = [{"run": r.name, "model": r.group, **{k: score[k] for k in ("accuracy", "macro_f1", "roc_auc", "confusion_matrix")}}
+            for r, score in zip(results, scores)]
     return {
         "test_comments": int(common.sum()),
         "left_out": int((~common).sum()),  # some model had no prediction (empty, or no known token)
@@ -147,10 +145,11 @@ def summarize(results, y_true, lengths, names):
 
 
 def _group_row(group, members, scores):
-    """A config's line of the table: means (and standard deviations) over its seeds."""
+    """A config's line of the table: means (and standard deviations) over its seeds.
+    ``scores`` are the members' test metrics, in the same order."""
     first = members[0]
     recurrent = recurrent_rows(first.params)
-    values = lambda key: [scores[m.name][key] for m in members]
+    values = lambda key: [score[key] for score in scores]
     trained = lambda key: [m.trained.get(key) for m in members]
     return {
         "model": group,

@@ -225,3 +225,16 @@ def test_bootstrap_finds_a_clear_lead_significant_and_a_tie_not():
     assert bootstrap_difference(stronger, weaker)["significant"]
     tie = bootstrap_difference(weaker, weaker)
     assert tie["difference"] == 0 and not tie["significant"]
+
+
+def test_runs_with_the_same_directory_name_are_scored_apart(comparison, tmp_path):
+    directory, _, _ = comparison
+    shutil.copytree(directory / "gru-seed42", tmp_path / "a" / "model")
+    shutil.copytree(directory / "simple_rnn-seed42", tmp_path / "b" / "model")
+    result = run("predict.py", "--compare", str(tmp_path / "a" / "model"), str(tmp_path / "b" / "model"),
+                 str(directory / "gru-seed42"), "--evaluate", str(SAMPLE), "--report-dir", str(tmp_path / "same-names"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads((tmp_path / "same-names" / "comparison.json").read_text(encoding="utf-8"))["runs"]
+    assert [run["model"] for run in runs] == ["model", "model-2", "gru"]
+    assert runs[0]["confusion_matrix"] == runs[2]["confusion_matrix"]  # a/model is gru-seed42, scored as itself
+    assert runs[0]["confusion_matrix"] != runs[1]["confusion_matrix"]
