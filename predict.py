@@ -18,18 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from app.errors import DataError, run_command  # standard library only: cheap to import
+from app.errors import DataError, integer_at_least, run_command  # standard library only: cheap to import
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-
-def count(minimum):
-    def parse(text):
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}")
-        return value
-    return parse
 
 
 def parse_args(argv=None):
@@ -49,11 +40,11 @@ def parse_args(argv=None):
     parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
     parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
-    parser.add_argument("--batch-size", type=count(1), default=1024, help="comments per model call (default: %(default)s)")
-    parser.add_argument("--workers", type=count(0), default=0, help="tokenizer processes (default: every core)")
+    parser.add_argument("--batch-size", type=integer_at_least(1), default=1024, help="comments per model call (default: %(default)s)")
+    parser.add_argument("--workers", type=integer_at_least(0), default=0, help="tokenizer processes (default: every core)")
     parser.add_argument("--explain", action="store_true",
                         help="instead of predictions: each comment's word attributions and gate trace, in the terminal and as files")
-    parser.add_argument("--explain-limit", type=count(1), default=20, help="with --explain: comments explained at most (default: %(default)s)")
+    parser.add_argument("--explain-limit", type=integer_at_least(1), default=20, help="with --explain: comments explained at most (default: %(default)s)")
     parser.add_argument("--explain-dir", help="with --explain: where the heatmaps and the HTML page go (default: explanations/<run>)")
     args = parser.parse_args(argv)
     if bool(args.model) == bool(args.compare):

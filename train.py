@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.errors import BundleError, run_command  # standard library only: cheap to import
+from app.errors import BundleError, integer_at_least, run_command  # standard library only: cheap to import
 
 DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
     "nsmc": {"train": "nsmc:train", "test": "nsmc:test", "label_names": {0: "negative", 1: "positive"}},
@@ -35,7 +35,7 @@ def parse_args(argv=None):
                         help="continue an interrupted training of the same config from its last completed epoch")
     parser.add_argument("--compare", nargs="+", metavar="CONFIG",
                         help="train these configs on the same data and compare them (instead of --config)")
-    parser.add_argument("--seeds", type=positive, default=1,
+    parser.add_argument("--seeds", type=integer_at_least(1), default=1,
                         help="with --compare: train each config this many times, seeds from train.seed on (default: 1)")
     args = parser.parse_args(argv)
     if args.compare and args.resume:
@@ -43,13 +43,6 @@ def parse_args(argv=None):
     if args.seeds > 1 and not args.compare:
         parser.error("--seeds needs --compare")
     return args
-
-
-def positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be an integer >= 1")
-    return value
 
 
 def data_overrides(data):

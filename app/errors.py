@@ -26,6 +26,18 @@ class TrainingFailed(RuntimeError):
     crashed); the messages before it say why. Exit status 1."""
 
 
+def integer_at_least(minimum):
+    """An argparse ``type``: an integer no smaller than ``minimum``, else a usage error."""
+    import argparse
+
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}")
+        return value
+    return parse
+
+
 def one_line(error):
     """An exception's message with its line breaks folded, for a one-line error."""
     return " ".join(str(error).split())

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.errors import BundleError, DataError, InputError, run_command  # stdlib only
+from app.errors import BundleError, DataError, InputError, integer_at_least, run_command  # stdlib only
 
 CELL_NAMES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -40,13 +40,6 @@ RATIO_DISTANCES = (10, 20, 40)
 BATCH_SIZE = 256
 
 
-def positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be an integer >= 1")
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m app.explain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,7 +47,7 @@ def parse_args(argv=None):
     gradient = commands.add_parser("gradients", help="gradient norm against the distance from the end of the comment")
     gradient.add_argument("--model", action="append", required=True, help="a run directory (repeatable: one line each)")
     gradient.add_argument("--data", required=True, help="a labeled comment file, or nsmc:test")
-    gradient.add_argument("--limit", type=positive, default=500, help="comments sampled from --data (default: %(default)s)")
+    gradient.add_argument("--limit", type=integer_at_least(1), default=500, help="comments sampled from --data (default: %(default)s)")
     gradient.add_argument("--out", default="gradients.png", help="the figure; .csv and .json are written beside it (default: %(default)s)")
     gradient.set_defaults(run=gradients)
     clip = commands.add_parser("clipping", help="the gradient norm per epoch of training runs, with their clipnorm")
