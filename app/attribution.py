@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from app.errors import DataError, InputError
 from app.gates import GateTrace, gate_table, plot_gates, trace_gates
-from app.inference import EMPTY, NO_KNOWN_TOKENS, OK, predict_texts
+from app.inference import EMPTY, NO_KNOWN_TOKENS, OK, encode_comments, predict_texts
 
 NOT_EXPLAINED = {EMPTY: "empty", NO_KNOWN_TOKENS: "no token the model's vocabulary knows"}
 
@@ -229,8 +229,7 @@ def _explain(bundle, texts, rows, predicted):
     """{row: Explanation} for ``texts[row]`` of each of ``rows`` (comments with a known token);
     ``predicted`` holds every text's predicted class index."""
     names = bundle.labels.names
-    tokens = bundle.tokenizer.tokenize([texts[row] for row in rows])
-    ids = bundle.vocab.encode(tokens, bundle.config.vocab.max_length, bundle.config.vocab.truncate)
+    tokens, ids = encode_comments(bundle, [texts[row] for row in rows])
     attributions = integrated_gradients(bundle.model, ids, target=explained_class(names))
     explanations = {}
     for row, comment_tokens, comment_ids, attribution in zip(rows, tokens, ids, attributions):

@@ -110,7 +110,7 @@ def summarize(results, y_true, lengths, names):
     """
     from app.evaluate import classification_metrics
 
-    common = np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)
+    common = predicted_by_all(results)
     y, lengths = y_true[common], np.asarray(lengths)[common]
     scores = [classification_metrics(y, r.probabilities[common], names) for r in results]
     correct = [r.probabilities[common].argmax(axis=1) == y for r in results]
@@ -142,6 +142,11 @@ def summarize(results, y_true, lengths, names):
         "accuracy_by_length": by_length,
         "runs": runs,
     }
+
+
+def predicted_by_all(results):
+    """A mask of the test comments every model gave a prediction (the ones scored)."""
+    return np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)
 
 
 def _group_row(group, members, scores):

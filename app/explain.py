@@ -116,6 +116,7 @@ def sample_comments(bundle, spec, limit):
     know and comments without a single token are left out.
     """
     from app.data import load_labeled
+    from app.inference import encode_comments
 
     # the model's columns; format and encoding are the new file's own
     data_config = dataclasses.replace(bundle.config.data, format=None, encoding=None, encoding_errors="strict")
@@ -131,10 +132,8 @@ def sample_comments(bundle, spec, limit):
     if len(frame) > limit:
         rows = np.sort(np.random.default_rng(SAMPLE_SEED).choice(len(frame), size=limit, replace=False))
         frame, labels = frame.iloc[rows], labels[rows]
-    tokens = bundle.tokenizer.tokenize(frame[data_config.text_column].tolist())
+    _, ids = encode_comments(bundle, frame[data_config.text_column].tolist())
     bundle.tokenizer.close()
-    vocab = bundle.config.vocab
-    ids = bundle.vocab.encode(tokens, vocab.max_length, vocab.truncate)
     has_tokens = (ids != 0).any(axis=1)
     return ids[has_tokens], labels[has_tokens]
 

@@ -16,11 +16,16 @@ from app.models import class_probabilities
 OK, EMPTY, NO_KNOWN_TOKENS = "ok", "empty", "no_known_tokens"
 
 
+def encode_comments(bundle, texts):
+    """(token lists, padded id matrix) for ``texts``, exactly as the bundle's model was trained."""
+    tokens = bundle.tokenizer.tokenize(texts)
+    return tokens, bundle.vocab.encode(tokens, bundle.config.vocab.max_length, bundle.config.vocab.truncate)
+
+
 def predict_texts(bundle, texts, batch_size=1024):
     """Probabilities (n x classes; NaN where there is no prediction) and a status per text."""
     texts = [text if isinstance(text, str) else "" for text in texts]
-    tokens = bundle.tokenizer.tokenize(texts)
-    ids = bundle.vocab.encode(tokens, bundle.config.vocab.max_length, bundle.config.vocab.truncate)
+    _, ids = encode_comments(bundle, texts)
     status = np.full(len(texts), OK, dtype=object)
     status[(ids > 1).sum(axis=1) == 0] = NO_KNOWN_TOKENS  # 0 = padding, 1 = unknown token
     status[[not text.strip() for text in texts]] = EMPTY

@@ -81,7 +81,9 @@ def plot_comparison(results, summary, y_true, directory):
     score only the comments every model predicted.
     """
     directory = Path(directory)
-    common = np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)
+    from app.compare import predicted_by_all
+
+    common = predicted_by_all(results)
     figures = [
         ("Learning curves", "learning_curves.png", lambda p: plot_learning_curves(results, p)),
         ("Accuracy against recurrent parameters", "accuracy_vs_params.png", lambda p: plot_accuracy_vs_params(summary, p)),
