@@ -78,6 +78,11 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
                                           patience=config.early_stopping.patience, restore_best_weights=True, verbose=1)
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
     ids, labels = train[0][order], train[1][order]
+    if config.bucket_by_length:
+        train_data = {"x": LengthBatches(ids, labels, config.batch_size, seed=config.seed)}
+        validation = LengthBatches(*validation, config.batch_size)
+    else:
+        train_data = {"x": ids, "y": labels, "batch_size": config.batch_size}
     sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
     # first: the gradient norm joins the logs the others record; last: the recorder,
     # which sees early stopping's updated state
@@ -86,20 +91,66 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
                  EpochRecorder(history, checkpoint_dir, stopping)]
     if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
         model.fit(
-            ids, labels,
+            **train_data,
             validation_data=validation,
-            batch_size=config.batch_size,
             epochs=config.epochs,
             initial_epoch=first_epoch,
             shuffle=False,
             callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
+    elif saved_stopping and saved_stopping["best_weights"] is not None:
+        # interrupted after the last epoch's checkpoint, before training ended: do
+        # what early stopping does at the end, bring the best epoch's weights back
+        model.set_weights(saved_stopping["best_weights"])
     if checkpoint_dir is not None:  # finished: nothing left to resume
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             Path(checkpoint_dir).parent.rmdir()  # only when no other checkpoint is in it
     return Fitted(model, history)
+
+
+class LengthBatches(keras.utils.PyDataset):
+    """Batches of comments of similar length, each cut to the longest comment in it.
+
+    Comments are front-padded to max_length, but most are far shorter (NSMC: 18
+    morphemes on average, max_length 60), and a recurrent layer steps through every
+    padding position of a batch. Sorting each pool of ``POOL_BATCHES`` batches by
+    length and cutting the padding away that no comment in a batch needs makes an
+    epoch about three times faster; padding is masked, so each comment's output is
+    unchanged. With ``seed`` the comments are taken in their given (shuffled) order
+    and the batches are then shuffled, so a batch's position says nothing about the
+    length of its comments; without it (validation) they go shortest first. The
+    batches are made once: every epoch sees the same ones in the same order, which
+    is what lets a resumed run repeat an uninterrupted one.
+    """
+
+    POOL_BATCHES = 16
+
+    def __init__(self, ids, labels, batch_size, seed=None):
+        super().__init__()
+        real = ids != 0
+        spans = np.where(real.any(axis=1), ids.shape[1] - real.argmax(axis=1), 0)  # from the first real token on
+        if seed is None:
+            rows = np.argsort(spans, kind="stable")
+        else:
+            pool = batch_size * self.POOL_BATCHES
+            rows = np.concatenate([start + np.argsort(spans[start:start + pool], kind="stable")
+                                   for start in range(0, len(spans), pool)])
+        self.batches = []
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            width = max(1, int(spans[batch].max()))
+            self.batches.append((ids[batch, ids.shape[1] - width:], labels[batch]))
+        if seed is not None:
+            order = np.random.default_rng(seed).permutation(len(self.batches))
+            self.batches = [self.batches[i] for i in order]
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        return self.batches[index]
 
 
 class GradientNormLogger(keras.callbacks.Callback):

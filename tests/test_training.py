@@ -4,7 +4,15 @@ import numpy as np
 
 from app.config import ModelConfig, TrainConfig
 from app.models import build_model
-from app.training import best_epoch, fit, make_optimizer, set_seed, stratified_split
+from app.training import LengthBatches, best_epoch, fit, make_optimizer, set_seed, stratified_split
+
+
+def front_padded(rng, rows, width, vocab_size=30):
+    """Random comments of 1..width tokens, padded with 0 at the front like Vocabulary.encode."""
+    ids = np.zeros((rows, width), dtype="int32")
+    for row, length in enumerate(rng.integers(1, width + 1, size=rows)):
+        ids[row, width - length:] = rng.integers(2, vocab_size, size=length)
+    return ids
 
 
 def train_once(seed):
@@ -23,6 +31,31 @@ def test_the_same_seed_gives_the_same_model():
     second, _ = train_once(7)
     np.testing.assert_allclose(first, second, atol=1e-6)
     assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_length_batches_hold_every_comment_once_and_cut_only_padding():
+    rng = np.random.default_rng(1)
+    ids = front_padded(rng, 200, 40)
+    labels = np.arange(200)  # a label per row says which comment landed where
+    batches = LengthBatches(ids, labels, batch_size=16, seed=3)
+    seen = np.concatenate([batch_labels for _, batch_labels in batches.batches])
+    assert sorted(seen) == list(range(200))
+    widths = []
+    for batch_ids, batch_labels in batches.batches:
+        width = batch_ids.shape[1]
+        widths.append(width)
+        np.testing.assert_array_equal(batch_ids, ids[batch_labels, 40 - width:])  # the same tokens, right-aligned
+        assert (ids[batch_labels, :40 - width] == 0).all()  # only padding was cut
+        assert (batch_ids[:, 0] != 0).any()  # and all of it: the longest comment starts the batch
+    assert np.mean(widths) < 0.75 * 40  # sorting by length within pools makes most batches narrower
+
+
+def test_bucketed_batches_are_shuffled_but_validation_goes_shortest_first():
+    ids = front_padded(np.random.default_rng(2), 300, 30)
+    training = [b.shape[1] for b, _ in LengthBatches(ids, np.zeros(300), 16, seed=0).batches]
+    validation = [b.shape[1] for b, _ in LengthBatches(ids, np.zeros(300), 16).batches]
+    assert validation == sorted(validation)
+    assert training != sorted(training)
 
 
 def test_stratified_split_keeps_class_proportions_and_is_repeatable():
@@ -58,8 +91,10 @@ def test_gradient_clipping_tames_an_exploding_simple_rnn():
     def history(clipnorm):
         set_seed(1)
         model = build_model(ModelConfig(cell="simple_rnn", activation="relu", embedding_dim=16, units=32), 50, 2)
+        # every comment has 40 tokens, so there is nothing to bucket; the plain batch order
+        # lets the explosion build up over a few epochs
         config = TrainConfig(optimizer="sgd", learning_rate=5.0, clipnorm=clipnorm, epochs=6, batch_size=32,
-                             early_stopping=EarlyStoppingConfig(enabled=False))
+                             bucket_by_length=False, early_stopping=EarlyStoppingConfig(enabled=False))
         return fit(model, (ids[:224], y[:224]), (ids[224:], y[224:]), config, 2).history
 
     exploded = history(None)
@@ -88,7 +123,7 @@ def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatc
     from app.training import EpochRecorder
 
     rng = np.random.default_rng(0)
-    ids = rng.integers(0, 30, size=(96, 8)).astype("int32")
+    ids = front_padded(rng, 96, 8)  # comments of different lengths, so the batches are bucketed
     y = (ids[:, -1] > 15).astype("int64")
     config = TrainConfig(epochs=5, batch_size=16, learning_rate=0.01,
                          early_stopping=EarlyStoppingConfig(monitor="val_loss", patience=1))
