@@ -318,18 +318,22 @@ def _markdown_table(header, body):
 # ----------------------------------------------------------------------------- the whole comparison
 
 def check_comparable(configs, paths):
-    """Configs compared in one training must read and tokenize the data identically."""
+    """Configs compared in one training must read and tokenize the data identically, and
+    start from the same pretrained vectors (so, when they pretrain, of one size)."""
     from app.errors import ConfigError
 
     first, first_path = configs[0].to_dict(), paths[0]
+    shared = [(section, key) for section in ("data", "tokenizer", "pretrain") for key in first[section]]
+    if first["pretrain"]["unlabeled"]:
+        shared.append(("model", "embedding_dim"))
     for config, path in zip(configs[1:], paths[1:]):
         other = config.to_dict()
-        for section in ("data", "tokenizer"):
-            for key, value in first[section].items():
-                if other[section][key] != value:
-                    raise ConfigError(
-                        f"{path}: {section}.{key} is {other[section][key]!r} but {value!r} in {first_path}; models "
-                        f"compared must share data and tokenizer settings (align them with --set {section}.{key}=...)")
+        for section, key in shared:
+            value = first[section][key]
+            if other[section][key] != value:
+                raise ConfigError(
+                    f"{path}: {section}.{key} is {other[section][key]!r} but {value!r} in {first_path}; models "
+                    f"compared must share data, tokenizer and pretrain settings (align them with --set {section}.{key}=...)")
 
 
 def unique_names(names):

@@ -58,6 +58,19 @@ class VocabConfig:
     min_count: int = _range(1, default=2)
     max_length: int = _range(1, default=60)  # tokens per comment after padding/truncation
     truncate: Literal["start", "end"] = "start"  # which end of a long comment is cut
+    add_pretrained: bool = True  # with pretrain: tokens with a vector join, even if no labeled comment has them
+
+
+@dataclass
+class PretrainConfig:
+    """word2vec vectors learned from unlabeled comments to start the Embedding layer from (app/pretrain.py)."""
+
+    unlabeled: Optional[str] = None  # a file of comments (.txt: one a line), or nsmc:unlabeled; null = no pretraining
+    method: Literal["skipgram", "cbow"] = "skipgram"
+    window: int = _range(1, default=5)  # context words on each side
+    min_count: int = _range(1, default=3)  # rarer tokens get no vector
+    epochs: int = _range(1, default=5)
+    max_rows: Optional[int] = _range(1, default=None)  # the first N unlabeled comments, for quick runs
 
 
 @dataclass
@@ -103,6 +116,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 

@@ -24,7 +24,9 @@ from app.errors import DataError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = {".tsv": "tsv", ".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-NSMC_FILES = {"train": "ratings_train", "test": "ratings_test", "train3": "ratings3_sample"}
+NSMC_FILES = {"train": "ratings_train", "test": "ratings_test", "train3": "ratings3_sample",
+              "unlabeled": "unlabeled_reviews"}
+NSMC_DOWNLOADS = {"train", "test"}  # the parts e9t/nsmc publishes
 NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{stem}.txt"
 CHUNK_ROWS = 50_000
 HEAD_BYTES = 1 << 16  # how much of a file is looked at to tell its encoding
@@ -64,11 +66,11 @@ def _find_nsmc(part, spec):
             if (folder / f"{stem}{suffix}").exists():
                 return folder / f"{stem}{suffix}"
     target = nsmc_dirs()[0] / f"{stem}.txt"
-    if part != "train3" and _download(NSMC_URL.format(stem=stem), target):
+    if part in NSMC_DOWNLOADS and _download(NSMC_URL.format(stem=stem), target):
         return target
+    tried = " and could not be downloaded" if part in NSMC_DOWNLOADS else ""
     raise DataError(
-        f"{spec}: {stem}.txt not found and could not be downloaded; put the NSMC files "
-        f"(github.com/e9t/nsmc) in {nsmc_dirs()[0]}"
+        f"{spec}: {stem}.txt not found{tried}; put the NSMC files (github.com/e9t/nsmc) in {nsmc_dirs()[0]}"
     )
 
 

@@ -33,6 +33,7 @@ class Prepared:
     y_test: np.ndarray
     tokenizer: Tokenizer
     tokenizing: dict  # the training part's throughput (Tokenizer.last_run)
+    word_vectors: object = None  # app.pretrain.WordVectors when the config pretrains
 
 
 @dataclass
@@ -75,8 +76,22 @@ def prepare_data(config):
     tokenizing = dict(tokenizer.last_run)
     test_tokens = tokenizer.tokenize(test_texts, progress=True)
     _log_tokenizing(tokenizer, "test")
+    word_vectors = _pretrain(config, tokenizer, tokens) if config.pretrain.unlabeled else None
     tokenizer.close()
-    return Prepared(labels, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing)
+    return Prepared(labels, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing, word_vectors)
+
+
+def _pretrain(config, tokenizer, train_tokens):
+    """word2vec on the unlabeled comments and the training comments' text (not the test's)."""
+    from app import pretrain
+
+    texts, source = pretrain.read_unlabeled(config.pretrain, config.data)
+    print(f"read {len(texts):,} unlabeled comments from {source}")
+    unlabeled_tokens = tokenizer.tokenize(texts, progress=True)
+    _log_tokenizing(tokenizer, "unlabeled")
+    cache_dir = tokenizer.cache_dir if tokenizer.cache else None
+    return pretrain.word_vectors(unlabeled_tokens + train_tokens, config.model.embedding_dim, config.pretrain,
+                                 config.train.seed, tokenizer.workers, cache_dir)
 
 
 def _read_test_set(data, labels):
@@ -113,9 +128,11 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     train_cfg, tokens, y = config.train, prepared.tokens, prepared.y
     set_seed(train_cfg.seed)
 
-    # The vocabulary comes from the training part only, never the validation or test part
+    # The vocabulary counts the training part only, never the validation or test part
     fit_rows, val_rows = stratified_split(y, train_cfg.validation_split, train_cfg.seed)
-    vocab = Vocabulary.fit([tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count)
+    # Pretrained tokens may join: their vectors carry meaning even where no labeled comment does
+    pretrained = prepared.word_vectors.tokens if prepared.word_vectors and config.vocab.add_pretrained else ()
+    vocab = Vocabulary.fit([tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count, pretrained)
     length, truncate = config.vocab.max_length, config.vocab.truncate
     ids, test_ids = vocab.encode(tokens, length, truncate), vocab.encode(prepared.test_tokens, length, truncate)
     print(f"vocabulary: {len(vocab):,} tokens (max_size {config.vocab.max_size:,}, min_count {config.vocab.min_count})")
@@ -128,6 +145,12 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     # The model, and where each layer's parameters come from
     names = prepared.labels.names
     model = build_model(config.model, len(vocab), len(names))
+    if prepared.word_vectors is not None:
+        from app.pretrain import embedding_matrix
+
+        weights, found = embedding_matrix(prepared.word_vectors, vocab, train_cfg.seed)
+        model.get_layer("embedding").set_weights([weights])
+        print(f"embedding: {found:,} of {len(vocab):,} tokens start from their pretrained vector")
     params = parameter_table(model)
     print(report.format_parameter_table(params))
 
@@ -157,6 +180,7 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
         "tokenize_cached": prepared.tokenizing["cached"],
         "vocab_size": len(vocab),
         "coverage": coverage,
+        "pretrain_seconds": round(prepared.word_vectors.seconds, 2) if prepared.word_vectors else None,
     })
     print("test set: " + format_metrics(metrics, names))
     return Trained(model, history, vocab, params, metrics, probabilities)

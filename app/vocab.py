@@ -22,10 +22,13 @@ class Vocabulary:
         return len(self.tokens)
 
     @classmethod
-    def fit(cls, token_lists, max_size, min_count):
-        """The ``max_size - 2`` most frequent tokens seen at least ``min_count`` times."""
+    def fit(cls, token_lists, max_size, min_count, extra=()):
+        """The ``max_size - 2`` most frequent tokens seen at least ``min_count`` times,
+        then, while there is room, the ``extra`` tokens not among them, in their order."""
         counts = Counter(token for tokens in token_lists for token in tokens)
         kept = [t for t, n in counts.most_common(max_size - 2) if n >= min_count]
+        known = set(kept)
+        kept += [t for t in extra if t not in known and t not in (PAD, OOV)][:max_size - 2 - len(kept)]
         return cls([PAD, OOV] + kept)
 
     def encode(self, token_lists, max_length, truncate="start"):
