@@ -1,0 +1,115 @@
+"""Pretrained word vectors: word2vec learns from the company words keep, the vectors are
+cached, they start the Embedding layer, and pretrained words may join the vocabulary."""
+
+import json
+
+import numpy as np
+import pytest
+
+from app.config import PretrainConfig
+from app.pretrain import WordVectors, embedding_matrix, word_vectors
+from app.vocab import Vocabulary
+from conftest import PROJECT_ROOT
+
+
+def two_topics(rows=400, seed=0):
+    """Comments that each use words of one topic only: words of a topic share contexts."""
+    rng = np.random.default_rng(seed)
+    topics = [[f"a{i}" for i in range(8)], [f"b{i}" for i in range(8)]]
+    return [list(rng.choice(topics[row % 2], size=10)) for row in range(rows)]
+
+
+def cosine(vectors, first, second):
+    a, b = (vectors.matrix[vectors.tokens.index(t)] for t in (first, second))
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_words_used_alike_get_similar_vectors():
+    settings = PretrainConfig(unlabeled="unused", min_count=1, epochs=10, window=3)
+    vectors = word_vectors(two_topics(), dim=16, pretrain=settings, seed=1, workers=1)
+    assert vectors.matrix.shape == (16, 16) and vectors.matrix.dtype == np.float32
+    assert cosine(vectors, "a0", "a1") > cosine(vectors, "a0", "b1") + 0.3
+    assert cosine(vectors, "b2", "b3") > cosine(vectors, "b2", "a3") + 0.3
+
+
+def test_vectors_are_cached_by_corpus_and_settings(tmp_path, capsys):
+    settings = PretrainConfig(unlabeled="unused", min_count=1, epochs=2)
+    first = word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path)
+    again = word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path)
+    assert first.seconds > 0 and again.seconds == 0.0 and "read from the cache" in capsys.readouterr().out
+    assert again.tokens == first.tokens
+    np.testing.assert_array_equal(again.matrix, first.matrix)
+    other_corpus = word_vectors(two_topics(seed=5), 8, settings, seed=1, workers=1, cache_dir=tmp_path)
+    other_window = word_vectors(two_topics(), 8, PretrainConfig(min_count=1, epochs=2, window=2), 1, 1, tmp_path)
+    assert other_corpus.seconds > 0 and other_window.seconds > 0
+    assert len(list(tmp_path.glob("word2vec-*.npy"))) == 3
+
+
+def test_a_damaged_cache_is_retrained_not_trusted(tmp_path):
+    settings = PretrainConfig(min_count=1, epochs=1)
+    word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path)
+    tokens_file = next(tmp_path.glob("word2vec-*.tokens"))
+    tokens_file.write_text("a0\n", encoding="utf-8")  # fewer tokens than vectors
+    assert word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path).seconds > 0
+
+
+def test_the_embedding_starts_from_each_tokens_pretrained_vector():
+    vectors = WordVectors(["좋다", "영화"], np.array([[1, 2], [3, 4]], dtype=np.float32), seconds=1.0)
+    vocab = Vocabulary(["<pad>", "<oov>", "영화", "별로"])
+    matrix, found = embedding_matrix(vectors, vocab, seed=0)
+    assert found == 1 and matrix.shape == (4, 2)
+    np.testing.assert_array_equal(matrix[0], [0, 0])  # padding
+    np.testing.assert_array_equal(matrix[2], [3, 4])  # 영화 has a vector
+    assert not np.allclose(matrix[3], 0) and not np.allclose(matrix[3], [1, 2])  # 별로: a random start
+
+
+def test_pretrained_tokens_join_the_vocabulary_after_the_counted_ones_while_there_is_room():
+    vocab = Vocabulary.fit([["좋다", "좋다", "영화"]], max_size=5, min_count=1, extra=["영화", "배우", "감독", "<oov>"])
+    assert vocab.tokens == ["<pad>", "<oov>", "좋다", "영화", "배우"]
+
+
+def test_train_py_pretrains_on_an_unlabeled_file_whose_words_join_the_vocabulary(tmp_path):
+    """The three-class sample's comments stand in for a user's unlabeled comments."""
+    import train
+
+    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--name", "pretrained",
+                         "--set", "pretrain.unlabeled=data/sample_3class.tsv", "--set", "pretrain.epochs=2",
+                         "--set", "pretrain.min_count=1", "--set", "train.epochs=1"])
+    assert status == 0
+    metrics = json.loads((tmp_path / "pretrained" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["pretrain_seconds"] > 0
+    # words only the unlabeled comments have joined the vocabulary, and the model takes them all
+    from app.bundle import load_bundle
+    from app.data import read_comments, open_source
+    from app.tokenizer import Tokenizer
+
+    labeled = read_comments(open_source(PROJECT_ROOT / "data" / "sample_binary.tsv"), "document")["document"]
+    labeled_tokens = {t for tokens in Tokenizer("mecab", workers=1).tokenize(labeled.tolist()) for t in tokens}
+    bundle = load_bundle(tmp_path / "pretrained")
+    assert set(bundle.vocab.tokens) - labeled_tokens - {"<pad>", "<oov>"}
+    assert bundle.model.get_layer("embedding").input_dim == len(bundle.vocab)
+
+
+def test_a_missing_unlabeled_file_is_one_clear_line(tmp_path, capsys):
+    import train
+
+    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path),
+                         "--set", "pretrain.unlabeled=no/such/comments.txt"])
+    assert status == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error == ["error: no/such/comments.txt: file not found"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_compared_configs_must_pretrain_alike(tmp_path):
+    from app.compare import check_comparable
+    from app.config import load_config
+    from app.errors import ConfigError
+
+    path = PROJECT_ROOT / "configs" / "quick.yaml"
+    pretrained = ["pretrain.unlabeled=data/sample_3class.tsv"]
+    with pytest.raises(ConfigError, match=r"pretrain\.unlabeled"):
+        check_comparable([load_config(path), load_config(path, pretrained)], ["a.yaml", "b.yaml"])
+    with pytest.raises(ConfigError, match=r"model\.embedding_dim is 32 but 16"):
+        check_comparable([load_config(path, pretrained), load_config(path, [*pretrained, "model.embedding_dim=32"])],
+                         ["a.yaml", "b.yaml"])
