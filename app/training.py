@@ -79,8 +79,8 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
     ids, labels = train[0][order], train[1][order]
     if config.bucket_by_length:
-        train_data = {"x": LengthBatches(ids, labels, config.batch_size, seed=config.seed)}
-        validation = LengthBatches(*validation, config.batch_size)
+        train_data = {"x": LengthBatches(ids, labels, config.batch_size, seed=config.seed).dataset()}
+        validation = LengthBatches(*validation, config.batch_size).dataset()
     else:
         train_data = {"x": ids, "y": labels, "batch_size": config.batch_size}
     sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
@@ -110,7 +110,7 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     return Fitted(model, history)
 
 
-class LengthBatches(keras.utils.PyDataset):
+class LengthBatches:
     """Batches of comments of similar length, each cut to the longest comment in it.
 
     Comments are front-padded to max_length, but most are far shorter (NSMC: 18
@@ -128,7 +128,6 @@ class LengthBatches(keras.utils.PyDataset):
     POOL_BATCHES = 16
 
     def __init__(self, ids, labels, batch_size, seed=None):
-        super().__init__()
         real = ids != 0
         spans = np.where(real.any(axis=1), ids.shape[1] - real.argmax(axis=1), 0)  # from the first real token on
         if seed is None:
@@ -146,11 +145,12 @@ class LengthBatches(keras.utils.PyDataset):
             order = np.random.default_rng(seed).permutation(len(self.batches))
             self.batches = [self.batches[i] for i in order]
 
-    def __len__(self):
-        return len(self.batches)
-
-    def __getitem__(self, index):
-        return self.batches[index]
+    def dataset(self):
+        """The batches as a tf.data.Dataset, read anew every epoch. The signature says the
+        width varies: inferred from the first batches, it could fix one width for all."""
+        ids, labels = self.batches[0]
+        signature = (tf.TensorSpec((None, None), tf.as_dtype(ids.dtype)), tf.TensorSpec((None,), tf.as_dtype(labels.dtype)))
+        return tf.data.Dataset.from_generator(lambda: iter(self.batches), output_signature=signature)
 
 
 class GradientNormLogger(keras.callbacks.Callback):

@@ -188,7 +188,7 @@ def train_config(config, bench):
     command = [sys.executable, "train.py", "--config", config, "--models-dir", bench.runs_dir, "--name", name]
     if bench.sizes.train_rows is not None:
         command += ["--set", f"data.train={bench.train_file}", "--set", f"data.test={bench.test_file}",
-                    "--set", f"train.epochs={bench.sizes.epochs}"]
+                    "--set", f"train.epochs={bench.sizes.epochs}", "--set", f"pretrain.max_rows={bench.sizes.train_rows}"]
     if (bench.runs_dir / name).exists():  # else train.py would save the new run as <name>-2
         shutil.rmtree(bench.runs_dir / name)
     say(f"configs: training {config.relative_to(ROOT)}")
@@ -207,6 +207,7 @@ def model_record(metrics, child, command):
         "epochs_run": metrics.get("epochs_run"),
         "best_epoch": metrics.get("best_epoch"),
         "fit_s": metrics["train_seconds"],  # fitting only, as the model reports it
+        "pretrain_s": metrics.get("pretrain_seconds"),  # word2vec on the unlabeled comments, when the config pretrains
         "wall_s": round(child.seconds, 1),  # the whole command: imports, reading, tokenizing, fitting, testing
         "peak_rss_mib": round(child.peak_rss_mib),
         "command": shown(command),
@@ -414,13 +415,14 @@ def markdown(results):
 
 def models_table(models):
     lines = ["## Accuracy and training cost", "",
-             "| model | test accuracy | macro-F1 | s/epoch | epochs (best) | fit s | wall s | peak MiB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | test accuracy | macro-F1 | s/epoch | epochs (best) | pretrain s | fit s | wall s | peak MiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, m in models.items():
         epochs = f"{m['epochs_run']} ({m['best_epoch']})" if m["epochs_run"] else "-"
         lines.append(f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['seconds_per_epoch'] or '-'} | "
-                     f"{epochs} | {m['fit_s']} | {m['wall_s']} | {m['peak_rss_mib']:,} |")
-    lines += ["", "fit s: fitting alone; wall s: the whole command (imports, reading, tokenizing, fitting, testing).",
+                     f"{epochs} | {m.get('pretrain_s') or '-'} | {m['fit_s']} | {m['wall_s']} | {m['peak_rss_mib']:,} |")
+    lines += ["", "pretrain s: word2vec on the unlabeled reviews; fit s: fitting alone; wall s: the whole command "
+              "(imports, reading, tokenizing, pretraining, fitting, testing).",
               "", "Commands:", ""]
     return lines + [f"- {name}: `{m['command']}`" for name, m in models.items()] + [""]
 

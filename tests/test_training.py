@@ -152,3 +152,16 @@ def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatc
         np.testing.assert_allclose(resumed.history[key], values, atol=1e-6, err_msg=key)
     np.testing.assert_allclose(resumed.model.predict(ids, verbose=0), uninterrupted.model.predict(ids, verbose=0), atol=1e-6)
     assert not (tmp_path / "b").exists()  # finished: the checkpoint is gone
+
+
+def test_bucketed_training_takes_batches_whose_width_changes_late():
+    """The first batches of one width must not fix the width for all (a bug Keras's
+    shape inference from the first batches caused)."""
+    ids = np.zeros((200, 12), dtype="int32")
+    ids[:150, -3:] = 5  # the shortest comments: validation's first 9 batches have width 3
+    ids[150:, :] = 7  # then full-width ones
+    y = np.arange(200) % 2
+    set_seed(0)
+    model = build_model(ModelConfig(cell="gru", embedding_dim=4, units=4), 10, 2)
+    fitted = fit(model, (ids, y), (ids, y), TrainConfig(epochs=1, batch_size=16), 2)
+    assert len(fitted.history["val_loss"]) == 1
