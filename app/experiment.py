@@ -18,6 +18,8 @@ import numpy as np
 from app.data import LabelSet, load_labeled
 from app.errors import DataError, TrainingFailed
 from app.tokenizer import Tokenizer
+
+NSMC_UNLABELED = "nsmc:unlabeled"
 from app.training import stratified_split
 
 
@@ -85,7 +87,15 @@ def _pretrain(config, tokenizer, train_tokens):
     """word2vec on the unlabeled comments and the training comments' text (not the test's)."""
     from app import pretrain
 
-    texts, source = pretrain.read_unlabeled(config.pretrain, config.data)
+    try:
+        texts, source = pretrain.read_unlabeled(config.pretrain, config.data)
+    except DataError as error:
+        if config.pretrain.unlabeled != NSMC_UNLABELED:  # the user's own file: its absence is an error
+            raise
+        # the shipped configs name it, but e9t/nsmc does not publish it: train anyway
+        print(f"warning: {error}; the embedding starts from random values (pretrain.unlabeled: null "
+              f"says so without this warning)", file=sys.stderr)
+        return None
     print(f"read {len(texts):,} unlabeled comments from {source}")
     unlabeled_tokens = tokenizer.tokenize(texts, progress=True)
     _log_tokenizing(tokenizer, "unlabeled")

@@ -7,6 +7,7 @@
 Parts:
   configs   train.py --config C for every configs/*.yaml that trains on nsmc:train and
             tests on nsmc:test: test accuracy, macro-F1, seconds per epoch, wall time, peak memory
+  ensemble  the mean of the configs' test probabilities (bench/ensemble.py), reported apart
   tfidf     baseline A: TF-IDF n-grams + logistic regression (bench/baselines.py)
   tutorial  baseline B: the widely copied Okt + LSTM recipe (bench/baselines.py)
   tokenize  comments/second of each tokenizer backend on 50,000 comments, one worker and every core
@@ -39,8 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PARTS = ["configs", "tfidf", "tutorial", "tokenize", "predict"]
+PARTS = ["configs", "ensemble", "tfidf", "tutorial", "tokenize", "predict"]
 BASELINES = {"tfidf": "tfidf_logreg", "tutorial": "tutorial_okt_lstm"}  # part -> name in the results
+ENSEMBLE = "ensemble"  # the mean of the configs' probabilities, reported apart from the single models
 SEED = 42
 COLD_START_TEXT = "배우들 연기가 정말 좋았어요"
 COLD_START_TRIES = 3
@@ -233,6 +235,21 @@ def train_baseline(part, bench):
     return {"models": {name: model_record(json.loads(output.read_text(encoding="utf-8")), child, command)}}
 
 
+def part_ensemble(bench):
+    """The mean of the trained configs' test probabilities (bench/ensemble.py). Its wall
+    time is its own scoring; the members' training is in their own rows."""
+    members = [bench.runs_dir / config.stem for config in nsmc_configs()]
+    missing = [str(run) for run in members if not (run / "metrics.json").exists()]
+    if missing:
+        raise SystemExit(f"error: the ensemble needs the configs part's runs; missing: {', '.join(missing)}")
+    output = bench.runs_dir / f"{ENSEMBLE}.json"
+    command = [sys.executable, "bench/ensemble.py", "--runs", *members, "--test", bench.test_file, "--output", output]
+    say(f"ensemble: scoring {', '.join(run.name for run in members)} together")
+    child = run_child(command, bench.runs_dir / "logs" / f"{ENSEMBLE}.log", bench)
+    record = model_record(json.loads(output.read_text(encoding="utf-8")) | {"train_seconds": None}, child, command)
+    yield {"models": {ENSEMBLE: record | {"members": [run.name for run in members]}}}
+
+
 def part_tfidf(bench):
     yield train_baseline("tfidf", bench)
 
@@ -305,7 +322,7 @@ def cold_start(run_dir, bench):
         {f"{name}_tries_s": values for name, values in tries.items()}
 
 
-PART_FUNCTIONS = {"configs": part_configs, "tfidf": part_tfidf, "tutorial": part_tutorial,
+PART_FUNCTIONS = {"configs": part_configs, "ensemble": part_ensemble, "tfidf": part_tfidf, "tutorial": part_tutorial,
                   "tokenize": part_tokenize, "predict": part_predict}
 
 
@@ -420,9 +437,10 @@ def models_table(models):
     for name, m in models.items():
         epochs = f"{m['epochs_run']} ({m['best_epoch']})" if m["epochs_run"] else "-"
         lines.append(f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['seconds_per_epoch'] or '-'} | "
-                     f"{epochs} | {m.get('pretrain_s') or '-'} | {m['fit_s']} | {m['wall_s']} | {m['peak_rss_mib']:,} |")
+                     f"{epochs} | {m.get('pretrain_s') or '-'} | {m['fit_s'] or '-'} | {m['wall_s']} | {m['peak_rss_mib']:,} |")
     lines += ["", "pretrain s: word2vec on the unlabeled reviews; fit s: fitting alone; wall s: the whole command "
-              "(imports, reading, tokenizing, pretraining, fitting, testing).",
+              "(imports, reading, tokenizing, pretraining, fitting, testing); for the ensemble, scoring only "
+              "(its members' training is in their rows).",
               "", "Commands:", ""]
     return lines + [f"- {name}: `{m['command']}`" for name, m in models.items()] + [""]
 
@@ -447,8 +465,8 @@ def predict_table(predict):
 
 
 def ordered_models(models):
-    """The configs by name, then the baselines."""
-    return dict(sorted(models.items(), key=lambda item: (item[0] in BASELINES.values(), item[0])))
+    """The configs by name, then the ensemble, then the baselines."""
+    return dict(sorted(models.items(), key=lambda item: (item[0] in BASELINES.values(), item[0] == ENSEMBLE, item[0])))
 
 
 def save(results, folder):

@@ -113,3 +113,18 @@ def test_compared_configs_must_pretrain_alike(tmp_path):
     with pytest.raises(ConfigError, match=r"model\.embedding_dim is 32 but 16"):
         check_comparable([load_config(path, pretrained), load_config(path, [*pretrained, "model.embedding_dim=32"])],
                          ["a.yaml", "b.yaml"])
+
+
+def test_without_the_nsmc_unlabeled_file_training_warns_and_starts_random(tmp_path, monkeypatch, capsys):
+    """The shipped configs pretrain on nsmc:unlabeled, which e9t/nsmc does not publish:
+    on a machine with only the downloaded NSMC, train.py still trains."""
+    import app.data
+    import train
+
+    monkeypatch.setattr(app.data, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
+    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--name", "random-start",
+                         "--set", "pretrain.unlabeled=nsmc:unlabeled", "--set", "train.epochs=1"])
+    assert status == 0
+    assert "unlabeled_reviews.txt not found; put the NSMC files" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "random-start" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["pretrain_seconds"] is None
