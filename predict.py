@@ -86,7 +86,7 @@ def predict(args):
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
         sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding, errors=args.encoding_errors)]
     bundle = load_bundle(args.model, workers=args.workers)
-    from app.inference import predict_texts, with_predictions  # TensorFlow is loaded by now
+    from app.inference import predict_chunks, with_predictions  # TensorFlow is loaded by now
 
     label_column = args.label_column or bundle.config.data.label_column
     if args.text:
@@ -102,8 +102,7 @@ def predict(args):
 
     true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
     with OutputWriter(args.output, output_format) as writer:
-        for chunk in chunks:
-            probabilities, status = predict_texts(bundle, chunk[text_column].tolist(), args.batch_size)
+        for chunk, probabilities, status in predict_chunks(bundle, chunks, text_column, args.batch_size):
             writer.write(with_predictions(chunk, bundle, probabilities, status))
             if args.evaluate:
                 if label_column not in chunk.columns:

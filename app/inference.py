@@ -24,12 +24,43 @@ def encode_comments(bundle, texts):
 
 def predict_texts(bundle, texts, batch_size=1024):
     """Probabilities (n x classes; NaN where there is no prediction) and a status per text."""
+    return _score(bundle, *_encode_with_status(bundle, texts), batch_size)
+
+
+def predict_chunks(bundle, chunks, text_column, batch_size=1024):
+    """(chunk, probabilities, status) for each DataFrame of ``chunks``, in order.
+
+    The next chunk is read and tokenized in a background thread while the model scores
+    this one: the tokenizer's worker processes and TensorFlow then share the cores
+    instead of waiting for each other. Errors (a bad line in the input) come out here.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = iter(chunks)
+
+    def read_and_encode():
+        chunk = next(chunks, None)
+        return None if chunk is None else (chunk, _encode_with_status(bundle, chunk[text_column].tolist()))
+
+    with ThreadPoolExecutor(max_workers=1) as background:
+        pending = background.submit(read_and_encode)
+        while (ready := pending.result()) is not None:
+            pending = background.submit(read_and_encode)
+            chunk, (ids, status) = ready
+            yield chunk, *_score(bundle, ids, status, batch_size)
+
+
+def _encode_with_status(bundle, texts):
     texts = [text if isinstance(text, str) else "" for text in texts]
     _, ids = encode_comments(bundle, texts)
     status = np.full(len(texts), OK, dtype=object)
     status[(ids > 1).sum(axis=1) == 0] = NO_KNOWN_TOKENS  # 0 = padding, 1 = unknown token
     status[[not text.strip() for text in texts]] = EMPTY
-    probabilities = np.full((len(texts), len(bundle.labels.names)), np.nan, dtype=np.float64)
+    return ids, status
+
+
+def _score(bundle, ids, status, batch_size):
+    probabilities = np.full((len(ids), len(bundle.labels.names)), np.nan, dtype=np.float64)
     has_prediction = status == OK
     probabilities[has_prediction] = class_probabilities(bundle.model, ids[has_prediction], batch_size)
     return probabilities, status

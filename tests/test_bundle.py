@@ -163,3 +163,36 @@ def test_nothing_in_the_project_loads_models_unsafely():
         text = path.read_text(encoding="utf-8")
         for unsafe in ("safe_mode=False", "import pickle", "allow_pickle=True", "load_weights(", '.h5"'):
             assert unsafe not in text, (path, unsafe)
+
+
+def test_chunks_predicted_while_the_next_is_tokenized_come_back_whole_and_in_order(tiny_run):
+    import pandas as pd
+
+    from app.inference import predict_chunks, predict_texts
+
+    bundle = load_bundle(tiny_run)
+    texts = ["정말 재밌어요", "", "최악의 영화", "배우 연기 좋았다", "ㅋㅋㅋ", "시간 아깝다", "zzz"]
+    chunks = [pd.DataFrame({"document": texts[i:i + 3]}, dtype=object) for i in range(0, len(texts), 3)]
+    results = list(predict_chunks(bundle, chunks, "document"))
+    assert [chunk["document"].tolist() for chunk, _, _ in results] == [c["document"].tolist() for c in chunks]
+    probabilities = np.concatenate([p for _, p, _ in results])
+    status = np.concatenate([s for _, _, s in results])
+    expected_probabilities, expected_status = predict_texts(bundle, texts)
+    np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-6)
+    assert status.tolist() == expected_status.tolist()
+
+
+def test_an_error_reading_a_later_chunk_reaches_the_caller_after_the_earlier_ones(tiny_run):
+    import pandas as pd
+
+    from app.errors import DataError
+    from app.inference import predict_chunks
+
+    def chunks():
+        yield pd.DataFrame({"document": ["좋아요"]}, dtype=object)
+        raise DataError("comments.tsv: line 2: bad bytes")
+
+    predicted = predict_chunks(load_bundle(tiny_run), chunks(), "document")
+    assert next(predicted)[0]["document"].tolist() == ["좋아요"]
+    with pytest.raises(DataError, match="line 2"):
+        next(predicted)
