@@ -103,7 +103,7 @@ class TrainConfig:
     clipnorm: Optional[float] = _range(0, low_open=True, default=None)
     clipvalue: Optional[float] = _range(0, low_open=True, default=None)
     batch_size: int = _range(1, default=256)
-    bucket_by_length: bool = True  # batches of similar length, cut to their longest comment: ~3x faster epochs
+    bucket_by_length: bool = True  # batches of similar length, cut to their longest comment: ~2x faster epochs
     epochs: int = _range(1, default=10)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     validation_split: float = _range(0, 1, low_open=True, high_open=True, default=0.1)
