@@ -18,9 +18,9 @@ import numpy as np
 from app.data import LabelSet, load_labeled
 from app.errors import DataError, TrainingFailed
 from app.tokenizer import Tokenizer
+from app.training import stratified_split
 
 NSMC_UNLABELED = "nsmc:unlabeled"
-from app.training import stratified_split
 
 
 @dataclass

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from app.vocab import padded_spans
 
 
 @keras.saving.register_keras_serializable(package="kosent")
@@ -83,33 +84,25 @@ def output_classes(model):
     return 2 if units == 1 else units
 
 
-LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512)
-
-
 def class_probabilities(model, ids, batch_size=1024):
     """An (n, classes) array of probabilities; a sigmoid output p becomes [1 - p, p].
 
-    Comments are predicted in groups of similar length with the front padding cut
-    to the group's bucket (8, 16, 32... steps): padding is masked, so the results are
-    the same, and most comments are far shorter than max_length. A handful of
-    bucket sizes keeps TensorFlow from retracing for every length.
+    Comments are sorted by length and predicted a batch at a time, each batch's front
+    padding cut to its longest comment: padding is masked, so the results are the
+    same, and most comments are far shorter than max_length. Keras traces its predict
+    function with reduce_retracing, so after the first few lengths one trace serves all.
     """
     if len(ids) == 0:  # Keras cannot predict an empty batch
         return np.zeros((0, output_classes(model)), dtype=np.float32)
     width = ids.shape[1]
+    spans = np.maximum(padded_spans(ids), 1)  # an all-padding row still needs one step
     if model.input_shape[1] is not None:  # a model built for one fixed length
-        buckets = np.full(len(ids), width)
-    else:
-        real = ids != 0
-        spans = np.where(real.any(axis=1), width - real.argmax(axis=1), 0)  # from the first real token on
-        edges = np.array([size for size in LENGTH_BUCKETS if size < width] + [width])
-        buckets = edges[np.searchsorted(edges, spans)]  # the smallest edge >= the span
+        spans[:] = width
+    order = np.argsort(spans, kind="stable")
     probabilities = np.empty((len(ids), model.output_shape[-1]), dtype=np.float32)
-    few = len(ids) <= batch_size  # a handful (predict.py --text): skip predict()'s data pipeline, ~0.2 s
-    for bucket in np.unique(buckets):
-        rows = np.flatnonzero(buckets == bucket)
-        x = ids[rows, width - bucket:]
-        probabilities[rows] = model.predict_on_batch(x) if few else model.predict(x, batch_size=batch_size, verbose=0)
+    for start in range(0, len(ids), batch_size):
+        rows = order[start:start + batch_size]
+        probabilities[rows] = model.predict_on_batch(ids[rows, width - spans[rows].max():])
     if probabilities.shape[-1] == 1:
         probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
     return probabilities

@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
+from app.vocab import padded_spans
+
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
@@ -128,8 +130,7 @@ class LengthBatches:
     POOL_BATCHES = 16
 
     def __init__(self, ids, labels, batch_size, seed=None):
-        real = ids != 0
-        spans = np.where(real.any(axis=1), ids.shape[1] - real.argmax(axis=1), 0)  # from the first real token on
+        spans = padded_spans(ids)
         if seed is None:
             rows = np.argsort(spans, kind="stable")
         else:
@@ -150,7 +151,9 @@ class LengthBatches:
         width varies: inferred from the first batches, it could fix one width for all."""
         ids, labels = self.batches[0]
         signature = (tf.TensorSpec((None, None), tf.as_dtype(ids.dtype)), tf.TensorSpec((None,), tf.as_dtype(labels.dtype)))
-        return tf.data.Dataset.from_generator(lambda: iter(self.batches), output_signature=signature)
+        dataset = tf.data.Dataset.from_generator(lambda: iter(self.batches), output_signature=signature)
+        # a known length: Keras's first epoch shows a total and no "ran out of data" warning
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self.batches)))
 
 
 class GradientNormLogger(keras.callbacks.Callback):

@@ -66,3 +66,10 @@ class Vocabulary:
     @classmethod
     def load(cls, path):
         return cls(path.read_text(encoding="utf-8").split("\n")[:-1])
+
+
+def padded_spans(ids):
+    """Per row of a front-padded id matrix, the steps from its first real token to the
+    end: how far the padding can be cut without touching the comment (0: all padding)."""
+    real = ids != 0
+    return np.where(real.any(axis=1), ids.shape[1] - real.argmax(axis=1), 0)

@@ -91,7 +91,7 @@ def test_masked_max_pooling_ignores_padding_steps():
 
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
-def test_predicting_by_length_bucket_gives_the_same_probabilities_as_full_padding(cell):
+def test_predicting_batches_cut_to_their_longest_comment_gives_the_full_padding_probabilities_in_order(cell):
     from app.models import class_probabilities
 
     model = build_model(ModelConfig(cell=cell, embedding_dim=4, units=4, pooling="max_mean"), 40, 2)
@@ -100,6 +100,7 @@ def test_predicting_by_length_bucket_gives_the_same_probabilities_as_full_paddin
     for row, length in enumerate(rng.integers(0, 61, size=50)):  # lengths 0..60, front padded
         ids[row, 60 - length:] = rng.integers(1, 40, size=length)
     full = model.predict(ids, verbose=0)
-    np.testing.assert_allclose(class_probabilities(model, ids)[:, 1], full[:, 0], atol=1e-6)
-    long_ids = np.tile(ids[:4], (1, 12))  # 720 steps: longer than every bucket
+    for batch_size in (7, 1024):  # many batches of different lengths; one batch
+        np.testing.assert_allclose(class_probabilities(model, ids, batch_size)[:, 1], full[:, 0], atol=1e-6)
+    long_ids = np.tile(ids[:4], (1, 12))  # 720 steps
     np.testing.assert_allclose(class_probabilities(model, long_ids)[:, 1], model.predict(long_ids, verbose=0)[:, 0], atol=1e-5)
