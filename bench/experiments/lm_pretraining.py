@@ -1,0 +1,122 @@
+"""Experiment (issue 6): ULMFiT/ELMo-style language-model pretraining of best.yaml's BiLSTM.
+
+    python bench/experiments/lm_pretraining.py --lm-epochs 1
+
+A forward LSTM learns to predict each next token, and a backward LSTM each previous
+one, on the unlabeled reviews and the training reviews (sampled softmax over 1,024
+tokens; the embedding starts from best.yaml's CBOW vectors and is shared). The two
+then become the forward and backward halves of best.yaml's BiLSTM, which is
+fine-tuned on the labeled reviews as train.py does, and scored on the test set.
+``--quick`` runs it on a few thousand reviews, to check that it works.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+SAMPLED = 1024  # tokens the sampled softmax scores per step, instead of the whole vocabulary
+BATCH = 512
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lm-epochs", type=float, default=1.0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+
+    import keras
+    import tensorflow as tf
+
+    from app import experiment
+    from app.config import load_config
+    from app.evaluate import classification_metrics
+    from app.models import build_model, class_probabilities
+    from app.pretrain import embedding_matrix, read_unlabeled
+    from app.training import fit, set_seed, stratified_split
+    from app.vocab import Vocabulary, padded_spans
+
+    quick = ["data.max_rows=3000", "pretrain.max_rows=5000", "train.epochs=1"] if args.quick else []
+    config = load_config(ROOT / "configs" / "best.yaml", quick)
+    set_seed(config.train.seed)
+    prepared = experiment.prepare_data(config)
+    unlabeled_texts, _ = read_unlabeled(config.pretrain, config.data)
+    unlabeled_tokens = prepared.tokenizer.tokenize(unlabeled_texts)
+    prepared.tokenizer.close()
+    # the vocabulary and embedding train.py would build
+    fit_rows, val_rows = stratified_split(prepared.y, config.train.validation_split, config.train.seed)
+    vocab = Vocabulary.fit([prepared.tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count,
+                           prepared.word_vectors.tokens)
+    length, size, dim, units = config.vocab.max_length, len(vocab), config.model.embedding_dim, config.model.units
+    start_vectors, _ = embedding_matrix(prepared.word_vectors, vocab, config.train.seed)
+
+    # 1. the language models
+    lm_ids = vocab.encode(unlabeled_tokens + prepared.tokens, length)
+    lm_ids = lm_ids[padded_spans(lm_ids) >= 2]
+    embedding = keras.layers.Embedding(size, dim, mask_zero=True)
+    embedding.build((None, None))
+    embedding.set_weights([start_vectors])
+    forward, backward = keras.layers.LSTM(units, return_sequences=True), keras.layers.LSTM(units, return_sequences=True)
+    softmax = {lstm: (tf.Variable(tf.random.normal([size, units], stddev=0.05)), tf.Variable(tf.zeros([size])))
+               for lstm in (forward, backward)}
+    optimizer = keras.optimizers.Adam(1e-3, clipnorm=1.0)
+
+    def next_token_loss(lstm, ids):
+        inputs, targets = ids[:, :-1], ids[:, 1:]
+        states = lstm(embedding(inputs), mask=inputs != 0, training=True)
+        real = targets != 0
+        weights, biases = softmax[lstm]
+        return tf.reduce_mean(tf.nn.sampled_softmax_loss(
+            weights, biases, tf.cast(tf.boolean_mask(targets, real)[:, None], tf.int64),
+            tf.boolean_mask(states, real), SAMPLED, size))
+
+    @tf.function(reduce_retracing=True)
+    def train_step(ids):
+        with tf.GradientTape() as tape:
+            # backward: the reversed comment (its padding now at the end, masked)
+            losses = next_token_loss(forward, ids), next_token_loss(backward, tf.reverse(ids, axis=[1]))
+            total = losses[0] + losses[1]
+        variables = (embedding.trainable_weights + forward.trainable_weights + backward.trainable_weights
+                     + [v for pair in softmax.values() for v in pair])
+        optimizer.apply(tape.gradient(total, variables), variables)
+        return losses
+
+    spans, rng = padded_spans(lm_ids), np.random.default_rng(config.train.seed)
+    steps, done, started = max(1, int(args.lm_epochs * len(lm_ids) / BATCH)), 0, time.perf_counter()
+    print(f"language models: {len(lm_ids):,} comments, {steps:,} steps of {BATCH}", flush=True)
+    while done < steps:
+        batches, order = [], rng.permutation(len(lm_ids))
+        for pool_start in range(0, len(order), BATCH * 16):  # pools sorted by length, as in training
+            pool = order[pool_start:pool_start + BATCH * 16]
+            pool = pool[np.argsort(spans[pool], kind="stable")]
+            batches += [pool[i:i + BATCH] for i in range(0, len(pool), BATCH)]
+        rng.shuffle(batches)
+        for rows in batches[:steps - done]:
+            forward_loss, backward_loss = train_step(tf.constant(lm_ids[rows, length - spans[rows].max():]))
+            done += 1
+            if done % 200 == 0 or done == steps:
+                print(f"  step {done:,}/{steps:,}: loss forward {float(forward_loss):.3f}, backward "
+                      f"{float(backward_loss):.3f} ({time.perf_counter() - started:.0f}s)", flush=True)
+    print(f"language models: {time.perf_counter() - started:.0f}s")
+
+    # 2. the classifier, its embedding and BiLSTM started from them, fine-tuned
+    model = build_model(config.model, size, len(prepared.labels.names))
+    model.get_layer("embedding").set_weights(embedding.get_weights())
+    bidirectional = model.get_layer(f"bidirectional_{config.model.cell}_1")
+    bidirectional.forward_layer.set_weights(forward.get_weights())
+    bidirectional.backward_layer.set_weights(backward.get_weights())
+    ids, y = vocab.encode(prepared.tokens, length), prepared.y
+    started = time.perf_counter()
+    fitted = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), config.train, len(prepared.labels.names))
+    probabilities = class_probabilities(fitted.model, vocab.encode(prepared.test_tokens, length))
+    accuracy = classification_metrics(prepared.y_test, probabilities, prepared.labels.names)["accuracy"]
+    print(f"fine-tuning: {time.perf_counter() - started:.0f}s; test accuracy {accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    main()
