@@ -104,3 +104,13 @@ def test_predicting_batches_cut_to_their_longest_comment_gives_the_full_padding_
         np.testing.assert_allclose(class_probabilities(model, ids, batch_size)[:, 1], full[:, 0], atol=1e-6)
     long_ids = np.tile(ids[:4], (1, 12))  # 720 steps
     np.testing.assert_allclose(class_probabilities(model, long_ids)[:, 1], model.predict(long_ids, verbose=0)[:, 0], atol=1e-5)
+
+
+def test_an_all_padding_row_gets_the_full_padding_prediction_in_its_place():
+    from app.models import class_probabilities
+
+    model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, pooling="max"), 40, 2)
+    ids = np.zeros((3, 60), dtype="int32")
+    ids[0, -5:], ids[2, -2:] = [3, 4, 5, 6, 7], [8, 9]  # row 1 is all padding
+    expected = model.predict(ids, verbose=0)[:, 0]
+    np.testing.assert_allclose(class_probabilities(model, ids, batch_size=2)[:, 1], expected, atol=1e-6, equal_nan=False)

@@ -88,6 +88,7 @@ def main():
 
     spans, rng = padded_spans(lm_ids), np.random.default_rng(config.train.seed)
     steps, done, started = max(1, int(args.lm_epochs * len(lm_ids) / BATCH)), 0, time.perf_counter()
+    loss_sums = np.zeros(2)
     print(f"language models: {len(lm_ids):,} comments, {steps:,} steps of {BATCH}", flush=True)
     while done < steps:
         batches, order = [], rng.permutation(len(lm_ids))
@@ -97,11 +98,12 @@ def main():
             batches += [pool[i:i + BATCH] for i in range(0, len(pool), BATCH)]
         rng.shuffle(batches)
         for rows in batches[:steps - done]:
-            forward_loss, backward_loss = train_step(tf.constant(lm_ids[rows, length - spans[rows].max():]))
+            loss_sums += [float(loss) for loss in train_step(tf.constant(lm_ids[rows, length - spans[rows].max():]))]
             done += 1
             if done % 200 == 0 or done == steps:
-                print(f"  step {done:,}/{steps:,}: loss forward {float(forward_loss):.3f}, backward "
-                      f"{float(backward_loss):.3f} ({time.perf_counter() - started:.0f}s)", flush=True)
+                forward_loss, backward_loss = loss_sums / done
+                print(f"  step {done:,}/{steps:,}: mean loss so far forward {forward_loss:.3f}, backward "
+                      f"{backward_loss:.3f} ({time.perf_counter() - started:.0f}s)", flush=True)
     print(f"language models: {time.perf_counter() - started:.0f}s")
 
     # 2. the classifier, its embedding and BiLSTM started from them, fine-tuned

@@ -6,7 +6,9 @@
 
 The second step keeps the unlabeled reviews the model labeled with at least
 ``--confidence``, as many negative as positive ones (the unlabeled reviews lean
-positive), and writes them after the NSMC training reviews as one training file.
+positive), and writes them after the NSMC training reviews as one training file
+(unquoted, as NSMC is). train.py's validation split then holds pseudo-labeled
+reviews too, so they take part in early stopping.
 """
 
 import argparse
@@ -31,7 +33,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    scored = pd.read_csv(args.predictions, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
+    scored = pd.read_csv(args.predictions, sep="\t", dtype=str, keep_default_na=False)  # predict.py quotes as CSV does
     scored = scored[scored.status == "ok"]
     sure = scored[scored.confidence.astype(float) >= args.confidence]
     per_class = sure.label.value_counts().min()
