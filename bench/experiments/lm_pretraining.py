@@ -38,7 +38,7 @@ def main():
     from app.evaluate import classification_metrics
     from app.models import build_model, class_probabilities
     from app.pretrain import embedding_matrix, read_unlabeled
-    from app.training import fit, set_seed, stratified_split
+    from app.training import LengthBatches, fit, set_seed, stratified_split
     from app.vocab import Vocabulary, padded_spans
 
     quick = ["data.max_rows=3000", "pretrain.max_rows=5000", "train.epochs=1"] if args.quick else []
@@ -86,24 +86,18 @@ def main():
         optimizer.apply(tape.gradient(total, variables), variables)
         return losses
 
-    spans, rng = padded_spans(lm_ids), np.random.default_rng(config.train.seed)
-    steps, done, started = max(1, int(args.lm_epochs * len(lm_ids) / BATCH)), 0, time.perf_counter()
-    loss_sums = np.zeros(2)
+    # batches of similar length cut to their longest comment, as training makes them (the labels are unused)
+    order = np.random.default_rng(config.train.seed).permutation(len(lm_ids))
+    batches = LengthBatches(lm_ids[order], np.zeros(len(lm_ids)), BATCH, seed=config.train.seed).batches
+    steps, started, loss_sums = max(1, int(args.lm_epochs * len(batches))), time.perf_counter(), np.zeros(2)
     print(f"language models: {len(lm_ids):,} comments, {steps:,} steps of {BATCH}", flush=True)
-    while done < steps:
-        batches, order = [], rng.permutation(len(lm_ids))
-        for pool_start in range(0, len(order), BATCH * 16):  # pools sorted by length, as in training
-            pool = order[pool_start:pool_start + BATCH * 16]
-            pool = pool[np.argsort(spans[pool], kind="stable")]
-            batches += [pool[i:i + BATCH] for i in range(0, len(pool), BATCH)]
-        rng.shuffle(batches)
-        for rows in batches[:steps - done]:
-            loss_sums += [float(loss) for loss in train_step(tf.constant(lm_ids[rows, length - spans[rows].max():]))]
-            done += 1
-            if done % 200 == 0 or done == steps:
-                forward_loss, backward_loss = loss_sums / done
-                print(f"  step {done:,}/{steps:,}: mean loss so far forward {forward_loss:.3f}, backward "
-                      f"{backward_loss:.3f} ({time.perf_counter() - started:.0f}s)", flush=True)
+    for step in range(1, steps + 1):
+        batch_ids, _ = batches[(step - 1) % len(batches)]
+        loss_sums += [float(loss) for loss in train_step(tf.constant(batch_ids))]
+        if step % 200 == 0 or step == steps:
+            forward_loss, backward_loss = loss_sums / step
+            print(f"  step {step:,}/{steps:,}: mean loss so far forward {forward_loss:.3f}, backward "
+                  f"{backward_loss:.3f} ({time.perf_counter() - started:.0f}s)", flush=True)
     print(f"language models: {time.perf_counter() - started:.0f}s")
 
     # 2. the classifier, its embedding and BiLSTM started from them, fine-tuned
