@@ -14,6 +14,7 @@ setting, so a second run on the same data skips the pretraining.
 
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,14 +36,23 @@ class WordVectors:
     seconds: float  # how long the pretraining took (0.0 when read from the cache)
 
     def save(self, path):
-        """Plain arrays and text: read back without pickle."""
-        np.save(path.with_suffix(".npy"), self.matrix, allow_pickle=False)
-        path.with_suffix(".tokens").write_text("".join(t + "\n" for t in self.tokens), encoding="utf-8")
+        """Plain arrays and text, read back without pickle. Each file is written under a
+        temporary name and renamed, the vectors last: their file marks the cache complete,
+        so an interrupted save leaves nothing that looks like one."""
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text("".join(t + "\n" for t in self.tokens), encoding="utf-8")
+        partial.replace(path.with_suffix(".tokens"))
+        with open(partial, "wb") as handle:
+            np.save(handle, self.matrix, allow_pickle=False)
+        partial.replace(path.with_suffix(".npy"))
 
     @classmethod
     def load(cls, path):
-        matrix = np.load(path.with_suffix(".npy"), allow_pickle=False)
-        tokens = path.with_suffix(".tokens").read_text(encoding="utf-8").split("\n")[:-1]
+        try:
+            matrix = np.load(path.with_suffix(".npy"), allow_pickle=False)
+            tokens = path.with_suffix(".tokens").read_text(encoding="utf-8").split("\n")[:-1]
+        except (OSError, ValueError, UnicodeDecodeError):  # cut short, missing or not ours
+            return None
         if len(tokens) != len(matrix):
             return None  # a damaged cache is ignored, never trusted
         return cls(tokens, matrix, seconds=0.0)

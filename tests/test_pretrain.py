@@ -51,6 +51,10 @@ def test_a_damaged_cache_is_retrained_not_trusted(tmp_path):
     tokens_file = next(tmp_path.glob("word2vec-*.tokens"))
     tokens_file.write_text("a0\n", encoding="utf-8")  # fewer tokens than vectors
     assert word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path).seconds > 0
+    vectors_file = next(tmp_path.glob("word2vec-*.npy"))
+    vectors_file.write_bytes(vectors_file.read_bytes()[:100])  # cut short, as by a crash in an older save
+    assert word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path).seconds > 0
+    assert not list(tmp_path.glob("*.part"))  # the saves were complete
 
 
 def test_the_embedding_starts_from_each_tokens_pretrained_vector():
