@@ -100,6 +100,10 @@ class EarlyStoppingConfig:
 class TrainConfig:
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
     learning_rate: float = _range(0, low_open=True, default=0.001)
+    # cosine: the rate falls from learning_rate to 0 along a half cosine over all `epochs`,
+    # after a linear warmup from 0 over the first `warmup` fraction of the steps
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup: float = _range(0, 1, high_open=True, default=0.0)
     clipnorm: Optional[float] = _range(0, low_open=True, default=None)
     clipvalue: Optional[float] = _range(0, low_open=True, default=None)
     batch_size: int = _range(1, default=256)
@@ -108,6 +112,11 @@ class TrainConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     validation_split: float = _range(0, 1, low_open=True, high_open=True, default=0.1)
     seed: int = _range(0, default=42)
+
+    def problem(self):
+        if self.warmup and self.lr_schedule == "constant":
+            return "train.warmup applies to lr_schedule cosine only, not constant"
+        return None
 
 
 @dataclass

@@ -32,12 +32,24 @@ class MaskedGlobalMaxPooling1D(layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+@keras.saving.register_keras_serializable(package="kosent")
+class MaskedGlobalAveragePooling1D(layers.GlobalAveragePooling1D):
+    """Keras's masked mean, except that a row with no real step (every token unknown)
+    gets 0 instead of 0/0 = NaN, as MaskedGlobalMaxPooling1D does."""
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        mask = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        return ops.sum(inputs * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+
 CELLS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 POOLINGS = {
     "max": lambda x: MaskedGlobalMaxPooling1D(name="max_pool")(x),
-    "mean": lambda x: layers.GlobalAveragePooling1D(name="mean_pool")(x),
+    "mean": lambda x: MaskedGlobalAveragePooling1D(name="mean_pool")(x),
     "max_mean": lambda x: layers.Concatenate(name="max_mean_pool")(
-        [MaskedGlobalMaxPooling1D(name="max_pool")(x), layers.GlobalAveragePooling1D(name="mean_pool")(x)]
+        [MaskedGlobalMaxPooling1D(name="max_pool")(x), MaskedGlobalAveragePooling1D(name="mean_pool")(x)]
     ),
 }
 

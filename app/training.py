@@ -40,9 +40,26 @@ def stratified_split(labels, fraction, seed):
     return train_test_split(indices, test_size=fraction, random_state=seed, stratify=stratify)
 
 
-def make_optimizer(config):
+def make_optimizer(config, steps_per_epoch=1):
+    """The configured optimizer, with its clipping and learning-rate schedule.
+
+    ``steps_per_epoch`` (batches per epoch) lets a schedule span all ``config.epochs``.
+    """
     clipping = {k: v for k, v in (("clipnorm", config.clipnorm), ("clipvalue", config.clipvalue)) if v is not None}
-    return OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate, **clipping)
+    return OPTIMIZERS[config.optimizer](learning_rate=learning_rate(config, steps_per_epoch), **clipping)
+
+
+def learning_rate(config, steps_per_epoch):
+    """A number for ``constant``; for ``cosine`` a Keras schedule, saved with the model
+    (optimizer state), so a resumed run continues where the schedule was."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = int(config.warmup * total)
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=config.learning_rate,
+                                                  warmup_steps=warmup)
 
 
 def loss_function(num_classes, reduction="sum_over_batch_size"):
@@ -69,22 +86,25 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     ``resume`` training continues from it. The history also holds ``grad_norm``,
     the raw gradient norm after each epoch (see GradientNormLogger).
     """
+    order = np.random.default_rng(config.seed).permutation(len(train[1]))
+    ids, labels = train[0][order], train[1][order]
+    if config.bucket_by_length:
+        batches = LengthBatches(ids, labels, config.batch_size, seed=config.seed)
+        train_data, steps_per_epoch = {"x": batches.dataset()}, len(batches.batches)
+        validation = LengthBatches(*validation, config.batch_size).dataset()
+    else:
+        train_data = {"x": ids, "y": labels, "batch_size": config.batch_size}
+        steps_per_epoch = math.ceil(len(labels) / config.batch_size)
     history, first_epoch, saved_stopping = {}, 0, None
     if resume:
         model, history, first_epoch, saved_stopping = load_checkpoint(checkpoint_dir)
     else:
-        model.compile(optimizer=make_optimizer(config), loss=loss_function(num_classes), metrics=["accuracy"])
+        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss_function(num_classes),
+                      metrics=["accuracy"])
     stopping = None
     if config.early_stopping.enabled:
         stopping = ResumableEarlyStopping(saved_stopping, monitor=config.early_stopping.monitor,
                                           patience=config.early_stopping.patience, restore_best_weights=True, verbose=1)
-    order = np.random.default_rng(config.seed).permutation(len(train[1]))
-    ids, labels = train[0][order], train[1][order]
-    if config.bucket_by_length:
-        train_data = {"x": LengthBatches(ids, labels, config.batch_size, seed=config.seed).dataset()}
-        validation = LengthBatches(*validation, config.batch_size).dataset()
-    else:
-        train_data = {"x": ids, "y": labels, "batch_size": config.batch_size}
     sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
     # first: the gradient norm joins the logs the others record; last: the recorder,
     # which sees early stopping's updated state

@@ -117,6 +117,12 @@ def test_tokenizer_stem_with_mecab_is_an_error_mentioning_okt(write_config):
     assert "okt" in message and "tokenizer.stem" in message
 
 
+def test_warmup_without_a_schedule_is_an_error_naming_both_keys(write_config):
+    message = config_error(write_config("train: {warmup: 0.1}\n"))
+    assert "train.warmup" in message and "cosine" in message
+    assert load_config(write_config("train: {lr_schedule: cosine, warmup: 0.1}\n")).train.warmup == 0.1
+
+
 def test_tokenizer_stem_with_okt_is_allowed(write_config):
     config = load_config(write_config("tokenizer: {backend: okt, stem: true, norm: true}\n"))
     assert config.tokenizer.stem is True and config.tokenizer.norm is True

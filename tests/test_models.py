@@ -6,7 +6,7 @@ import pytest
 from keras import layers
 
 from app.config import ModelConfig
-from app.models import MaskedGlobalMaxPooling1D, build_model, parameter_table, recurrent_parameters
+from app.models import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D, build_model, parameter_table, recurrent_parameters
 
 
 def counts(model):
@@ -90,6 +90,14 @@ def test_masked_max_pooling_ignores_padding_steps():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(all_padding), [[0.0, 0.0]])
 
 
+def test_masked_mean_pooling_averages_the_real_steps_and_gives_zero_for_none():
+    values = np.array([[[9.0, 9.0], [-3.0, -1.0], [-2.0, -5.0]]], dtype="float32")
+    pooled = MaskedGlobalAveragePooling1D()(values, mask=np.array([[False, True, True]]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(pooled), [[-2.5, -3.0]])
+    all_padding = MaskedGlobalAveragePooling1D()(values, mask=np.array([[False, False, False]]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(all_padding), [[0.0, 0.0]])  # not NaN
+
+
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
 def test_predicting_batches_cut_to_their_longest_comment_gives_the_full_padding_probabilities_in_order(cell):
     from app.models import class_probabilities
@@ -106,11 +114,13 @@ def test_predicting_batches_cut_to_their_longest_comment_gives_the_full_padding_
     np.testing.assert_allclose(class_probabilities(model, long_ids)[:, 1], model.predict(long_ids, verbose=0)[:, 0], atol=1e-5)
 
 
-def test_an_all_padding_row_gets_the_full_padding_prediction_in_its_place():
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "max_mean"])
+def test_an_all_padding_row_gets_the_full_padding_prediction_in_its_place(pooling):
     from app.models import class_probabilities
 
-    model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, pooling="max"), 40, 2)
+    model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, pooling=pooling), 40, 2)
     ids = np.zeros((3, 60), dtype="int32")
     ids[0, -5:], ids[2, -2:] = [3, 4, 5, 6, 7], [8, 9]  # row 1 is all padding
     expected = model.predict(ids, verbose=0)[:, 0]
+    assert np.isfinite(expected).all()
     np.testing.assert_allclose(class_probabilities(model, ids, batch_size=2)[:, 1], expected, atol=1e-6, equal_nan=False)

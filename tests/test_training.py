@@ -1,6 +1,7 @@
 """Training glue: the same seed gives the same model; splits keep class proportions."""
 
 import numpy as np
+import pytest
 
 from app.config import ModelConfig, TrainConfig
 from app.models import build_model
@@ -116,16 +117,15 @@ def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch):
-    import pytest
-
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, schedule):
     from app.config import EarlyStoppingConfig
     from app.training import EpochRecorder
 
     rng = np.random.default_rng(0)
     ids = front_padded(rng, 96, 8)  # comments of different lengths, so the batches are bucketed
     y = (ids[:, -1] > 15).astype("int64")
-    config = TrainConfig(epochs=5, batch_size=16, learning_rate=0.01,
+    config = TrainConfig(epochs=5, batch_size=16, learning_rate=0.01, lr_schedule=schedule,
                          early_stopping=EarlyStoppingConfig(monitor="val_loss", patience=1))
 
     def run(checkpoint, resume=False):
@@ -165,3 +165,20 @@ def test_bucketed_training_takes_batches_whose_width_changes_late():
     model = build_model(ModelConfig(cell="gru", embedding_dim=4, units=4), 10, 2)
     fitted = fit(model, (ids, y), (ids, y), TrainConfig(epochs=1, batch_size=16), 2)
     assert len(fitted.history["val_loss"]) == 1
+
+
+def test_a_cosine_schedule_warms_up_then_falls_to_zero_at_the_last_epoch():
+    config = TrainConfig(learning_rate=0.01, lr_schedule="cosine", warmup=0.1, epochs=4)
+    optimizer = make_optimizer(config, steps_per_epoch=25)  # 100 steps, the first 10 warming up
+
+    def rate_at(step):
+        optimizer.iterations.assign(step)
+        return float(optimizer.learning_rate)
+
+    rates = [rate_at(step) for step in range(101)]
+    assert rates[0] == 0 and rates[5] == pytest.approx(0.005) and rates[10] == pytest.approx(0.01)
+    assert all(later <= earlier for earlier, later in zip(rates[10:], rates[11:]))
+    assert rates[55] == pytest.approx(0.005, abs=1e-4) and rates[100] == pytest.approx(0, abs=1e-9)
+    constant = make_optimizer(TrainConfig(learning_rate=0.01), steps_per_epoch=25)
+    constant.iterations.assign(50)
+    assert float(constant.learning_rate) == pytest.approx(0.01)
