@@ -109,7 +109,7 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     # first: the gradient norm joins the logs the others record; last: the recorder,
     # which sees early stopping's updated state
     callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size, loss_function(num_classes)),
-                 keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
+                 LearningRateLogger(), keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
                  EpochRecorder(history, checkpoint_dir, stopping)]
     if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
         model.fit(
@@ -209,6 +209,15 @@ class GradientNormLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         with _seed_states_kept(self.model):
             logs["grad_norm"] = float(np.mean([self.batch_norm(ids, labels) for ids, labels in self.batches]))
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds ``learning_rate`` to every epoch's logs: the rate at the epoch's end, which
+    ``train.lr_schedule: cosine`` lowers step by step (history.csv shows the schedule)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

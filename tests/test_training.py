@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.config import ModelConfig, TrainConfig
+from app.config import EarlyStoppingConfig, ModelConfig, TrainConfig
 from app.models import build_model
 from app.training import LengthBatches, best_epoch, fit, make_optimizer, set_seed, stratified_split
 
@@ -83,8 +83,6 @@ def test_gradient_clipping_tames_an_exploding_simple_rnn():
     """The lecture's point: a relu SimpleRNN with a large learning rate explodes to NaN
     (training stops there), and the logged gradient norm shows it coming; the same run
     with clipnorm learns the task."""
-    from app.config import EarlyStoppingConfig
-
     rng = np.random.default_rng(0)
     ids = rng.integers(2, 50, size=(256, 40)).astype("int32")
     y = (ids[:, -1] > 25).astype("int64")
@@ -119,7 +117,6 @@ def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, schedule):
-    from app.config import EarlyStoppingConfig
     from app.training import EpochRecorder
 
     rng = np.random.default_rng(0)
@@ -182,3 +179,20 @@ def test_a_cosine_schedule_warms_up_then_falls_to_zero_at_the_last_epoch():
     constant = make_optimizer(TrainConfig(learning_rate=0.01), steps_per_epoch=25)
     constant.iterations.assign(50)
     assert float(constant.learning_rate) == pytest.approx(0.01)
+
+
+def test_the_history_records_each_epochs_learning_rate():
+    rng = np.random.default_rng(0)
+    ids = front_padded(rng, 64, 8)
+    y = (ids[:, -1] > 15).astype("int64")
+
+    def rates(schedule):
+        set_seed(1)
+        model = build_model(ModelConfig(cell="gru", embedding_dim=4, units=4), 30, 2)
+        config = TrainConfig(epochs=3, batch_size=16, learning_rate=0.01, lr_schedule=schedule,
+                             early_stopping=EarlyStoppingConfig(enabled=False))
+        return fit(model, (ids[:48], y[:48]), (ids[48:], y[48:]), config, 2).history["learning_rate"]
+
+    assert rates("constant") == pytest.approx([0.01] * 3)
+    cosine = rates("cosine")  # 3 steps an epoch, 9 in all: cos(pi/3), cos(2pi/3), end
+    assert cosine == pytest.approx([0.0075, 0.0025, 0.0], abs=1e-6)
