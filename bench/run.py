@@ -36,6 +36,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,6 +74,7 @@ class Bench:
     test_file: Path
     runs_dir: Path  # trained runs, baseline metrics, logs
     work_dir: Path  # temporary: sampled data, token caches, predict input and output
+    configs: Optional[list] = None  # config names the configs part trains; None: all
 
 
 @dataclass
@@ -218,9 +220,10 @@ def model_record(metrics, child, command):
 
 
 def part_configs(bench):
-    """Every shipped NSMC config, trained by train.py."""
+    """Every shipped NSMC config (or those of --configs), trained by train.py."""
     for config in nsmc_configs():
-        yield {"models": {config.stem: train_config(config, bench)}}
+        if bench.configs is None or config.stem in bench.configs:
+            yield {"models": {config.stem: train_config(config, bench)}}
 
 
 def train_baseline(part, bench):
@@ -505,7 +508,19 @@ def parse_args(argv=None):
                              f"{QUICK.predict_comments:,} to predict")
     parser.add_argument("--only", type=parts_list, default=PARTS, metavar="PARTS",
                         help=f"comma-separated parts to run: {','.join(PARTS)} (default: all)")
+    parser.add_argument("--configs", type=configs_list, metavar="NAMES",
+                        help="with the configs part: train only these configs, e.g. best,lstm (default: every NSMC config); "
+                             "the others keep their earlier results")
     return parser.parse_args(argv)
+
+
+def configs_list(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = [path.stem for path in nsmc_configs()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown config(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}")
+    return names
 
 
 def parts_list(text):
@@ -532,13 +547,18 @@ def main(argv=None):
     results.setdefault("models", {})
     results.setdefault("measured_at", {})
     with tempfile.TemporaryDirectory(prefix="kosent-bench-") as work:
-        bench = Bench(sizes, *prepare_data(sizes, Path(work)), runs_dir=runs_dir, work_dir=Path(work))
+        bench = Bench(sizes, *prepare_data(sizes, Path(work)), runs_dir=runs_dir, work_dir=Path(work), configs=args.configs)
         for part in args.only:
             say(f"{part}: start")
             for measured in PART_FUNCTIONS[part](bench):  # saved as each model or measurement is done
-                results["models"] = ordered_models(results["models"] | measured.pop("models", {}))
+                models = measured.pop("models", {})
+                results["models"] = ordered_models(results["models"] | models)
                 results |= measured
-                results["measured_at"][part] = time.strftime("%Y-%m-%d %H:%M")
+                when = time.strftime("%Y-%m-%d %H:%M")
+                if part == "configs" and args.configs:  # the other configs keep their own time
+                    results["measured_at"] |= {f"configs ({name})": when for name in models}
+                else:
+                    results["measured_at"][part] = when
                 save(results, results_dir)
             say(f"{part}: done; results in {results_dir.relative_to(ROOT)}/results.md")
     for target in results["targets"]:
