@@ -463,11 +463,14 @@ def tokenize_table(tokenize):
 
 
 def predict_table(predict):
+    def median_of(tries):  # results.json of runs before the tries were kept has none
+        return f" (median of {tries})" if tries else ""
+
     def tries(name):
-        return f"{predict[name + '_s']} s (median of {predict[name + '_tries_s']})"
+        return f"{predict[name + '_s']} s{median_of(predict.get(name + '_tries_s'))}"
 
     return ["## predict.py", "", "| measure | value |", "|---|---|",
-            f"| {predict['comments']:,} comments in, CSV out | {predict['seconds']} s (median of {predict['tries_s']}), "
+            f"| {predict['comments']:,} comments in, CSV out | {predict['seconds']} s{median_of(predict.get('tries_s'))}, "
             f"{predict['per_second']:,} comments/s, peak {predict['peak_rss_mib']:,} MiB |",
             f"| cold start: `predict.py --model <run> --text \"{COLD_START_TEXT}\"` | {tries('cold_start')} |",
             f"| `python -c \"import tensorflow\"` | {tries('tf_import')} |",

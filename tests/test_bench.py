@@ -1,0 +1,30 @@
+"""bench/run.py's own logic, without running a benchmark: which configs it trains and
+how it writes what it measured."""
+
+import argparse
+
+import pytest
+
+from bench.run import configs_list, predict_table
+
+PREDICT = {"comments": 100_000, "seconds": 13.04, "per_second": 7_670, "peak_rss_mib": 1_061,
+           "cold_start_s": 3.95, "tf_import_s": 4.36, "command": "python predict.py ..."}
+
+
+def test_configs_takes_shipped_nsmc_config_names_and_names_the_choices_otherwise():
+    assert configs_list("best, lstm") == ["best", "lstm"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown config.*quick.*choose from best, gru, lstm, simple_rnn"):
+        configs_list("best,quick")  # quick.yaml trains on the bundled sample, not NSMC
+
+
+def test_predict_table_shows_every_try_behind_each_median():
+    tries = {"tries_s": [13.23, 12.86, 13.04], "cold_start_tries_s": [4.25, 3.95, 3.95], "tf_import_tries_s": [4.41, 4.36, 4.29]}
+    table = "\n".join(predict_table(PREDICT | tries))
+    assert "13.04 s (median of [13.23, 12.86, 13.04]), 7,670 comments/s" in table
+    assert "3.95 s (median of [4.25, 3.95, 3.95])" in table and "4.36 s (median of [4.41, 4.36, 4.29])" in table
+
+
+def test_predict_table_still_renders_results_saved_before_the_tries_were_kept():
+    """A partial rerun (--only configs) rewrites results.md from an older results.json."""
+    table = "\n".join(predict_table(PREDICT))
+    assert "| 100,000 comments in, CSV out | 13.04 s, 7,670 comments/s, peak 1,061 MiB |" in table
