@@ -517,21 +517,23 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def configs_list(text):
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    known = [path.stem for path in nsmc_configs()]
-    unknown = [name for name in names if name not in known]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown config(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}")
-    return names
+def names_from(known, what):
+    """An argparse type: comma-separated names, each one of ``known``, in the order of ``known``."""
+    def parse(text):
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}")
+        return [name for name in known if name in names]
+    return parse
 
 
 def parts_list(text):
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [part for part in parts if part not in PARTS]
-    if unknown or not parts:
-        raise argparse.ArgumentTypeError(f"unknown part(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(PARTS)}")
-    return [part for part in PARTS if part in parts]  # always in the order of PARTS
+    return names_from(PARTS, "part(s)")(text)
+
+
+def configs_list(text):
+    return names_from([path.stem for path in nsmc_configs()], "config(s)")(text)
 
 
 def main(argv=None):

@@ -28,3 +28,11 @@ def test_predict_table_still_renders_results_saved_before_the_tries_were_kept():
     """A partial rerun (--only configs) rewrites results.md from an older results.json."""
     table = "\n".join(predict_table(PREDICT))
     assert "| 100,000 comments in, CSV out | 13.04 s, 7,670 comments/s, peak 1,061 MiB |" in table
+
+
+def test_parts_come_in_the_benchmarks_order_whatever_order_they_are_given():
+    from bench.run import parts_list
+
+    assert parts_list("predict,configs") == ["configs", "predict"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown part.*train.*choose from configs"):
+        parts_list("train")
