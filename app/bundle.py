@@ -8,7 +8,7 @@
       labels.json      label values as in the data, and the names predict prints
       metrics.json     test metrics (accuracy, macro_f1, params, ...)
       params.json      the per-layer parameter table
-      history.csv      loss and accuracy per epoch
+      history.csv      loss and accuracy per epoch, grad_norm, learning_rate
       bundle.json      format version, SHA-256 of model.keras, library versions
 
 A run is written to a hidden temporary directory next to its final place and renamed

@@ -100,8 +100,8 @@ class EarlyStoppingConfig:
 class TrainConfig:
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
     learning_rate: float = _range(0, low_open=True, default=0.001)
-    # cosine: the rate falls from learning_rate to 0 along a half cosine over all `epochs`,
-    # after a linear warmup from 0 over the first `warmup` fraction of the steps
+    # cosine: a linear warmup from 0 over the first `warmup` fraction of all `epochs`' steps,
+    # then the rate falls from learning_rate to 0 along a half cosine over the rest
     lr_schedule: Literal["constant", "cosine"] = "constant"
     warmup: float = _range(0, 1, high_open=True, default=0.0)
     clipnorm: Optional[float] = _range(0, low_open=True, default=None)

@@ -33,15 +33,23 @@ class MaskedGlobalMaxPooling1D(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kosent")
-class MaskedGlobalAveragePooling1D(layers.GlobalAveragePooling1D):
-    """Keras's masked mean, except that a row with no real step (every token unknown)
-    gets 0 instead of 0/0 = NaN, as MaskedGlobalMaxPooling1D does."""
+class MaskedGlobalAveragePooling1D(layers.Layer):
+    """Mean over the real (unmasked) steps, like Keras's GlobalAveragePooling1D with a
+    mask, except that a row with no real step (every token unknown) gets 0 instead of
+    0/0 = NaN, as MaskedGlobalMaxPooling1D does."""
 
     def call(self, inputs, mask=None):
         if mask is None:
             return ops.mean(inputs, axis=1)
-        mask = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
-        return ops.sum(inputs * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+        steps = ops.expand_dims(mask, -1)
+        total = ops.sum(ops.where(steps, inputs, 0.0), axis=1)
+        return total / ops.maximum(ops.sum(ops.cast(steps, inputs.dtype), axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
 
 
 CELLS = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}

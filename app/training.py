@@ -40,7 +40,7 @@ def stratified_split(labels, fraction, seed):
     return train_test_split(indices, test_size=fraction, random_state=seed, stratify=stratify)
 
 
-def make_optimizer(config, steps_per_epoch=1):
+def make_optimizer(config, steps_per_epoch):
     """The configured optimizer, with its clipping and learning-rate schedule.
 
     ``steps_per_epoch`` (batches per epoch) lets a schedule span all ``config.epochs``.
@@ -55,7 +55,8 @@ def learning_rate(config, steps_per_epoch):
     if config.lr_schedule == "constant":
         return config.learning_rate
     total = max(1, config.epochs * steps_per_epoch)
-    warmup = int(config.warmup * total)
+    # at least one step when asked for (a short run must not lose it), and one step left to decay
+    warmup = min(total - 1, max(1, round(config.warmup * total))) if config.warmup else 0
     if not warmup:
         return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
     return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=config.learning_rate,
@@ -84,7 +85,8 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     sees exactly the batches the uninterrupted run would have. With ``checkpoint_dir``
     every completed epoch is saved there (and removed when training ends); with
     ``resume`` training continues from it. The history also holds ``grad_norm``,
-    the raw gradient norm after each epoch (see GradientNormLogger).
+    the raw gradient norm after each epoch (see GradientNormLogger), and
+    ``learning_rate``, the rate at each epoch's end.
     """
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
     ids, labels = train[0][order], train[1][order]

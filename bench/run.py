@@ -3,6 +3,7 @@
     python bench/run.py                          # every part, on ../shared/data/nsmc
     python bench/run.py --quick                  # the whole pipeline on a small sample, in minutes
     python bench/run.py --only tokenize,predict  # some parts; the others keep their last results
+    python bench/run.py --only configs --configs best  # one config; the others keep theirs
 
 Parts:
   configs   train.py --config C for every configs/*.yaml that trains on nsmc:train and
@@ -298,7 +299,7 @@ def part_predict(bench):
     runs = []
     for attempt in range(1, PREDICT_TRIES + 1):
         output.unlink(missing_ok=True)
-        runs.append(run_child(command, bench.runs_dir / "logs" / "predict.log", bench))
+        runs.append(run_child(command, bench.runs_dir / "logs" / f"predict-{attempt}.log", bench))
         written = count_csv_rows(output)
         if written != len(comments):
             raise SystemExit(f"error: predict.py wrote {written:,} rows for {len(comments):,} comments")
@@ -501,6 +502,18 @@ def previous_results(folder, quick):
     return {key: old[key] for key in ("models", "tokenize", "predict", "measured_at") if key in old}
 
 
+def measured_now(measured_at, part, models, chosen_configs):
+    """``measured_at`` (part -> time) after ``part`` measured ``models`` just now. With
+    --configs, each retrained config gets its own entry and the others keep the part's
+    older time; a run of every config replaces those entries."""
+    when = time.strftime("%Y-%m-%d %H:%M")
+    if part == "configs" and chosen_configs:
+        return measured_at | {f"configs ({name})": when for name in models}
+    if part == "configs":
+        measured_at = {key: value for key, value in measured_at.items() if not key.startswith("configs (")}
+    return measured_at | {part: when}
+
+
 # ----------------------------------------------------------------------------- main
 
 def parse_args(argv=None):
@@ -514,7 +527,10 @@ def parse_args(argv=None):
     parser.add_argument("--configs", type=configs_list, metavar="NAMES",
                         help="with the configs part: train only these configs, e.g. best,lstm (default: every NSMC config); "
                              "the others keep their earlier results")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.configs and "configs" not in args.only:
+        parser.error("--configs chooses what the configs part trains; add configs to --only")
+    return args
 
 
 def names_from(known, what):
@@ -559,11 +575,7 @@ def main(argv=None):
                 models = measured.pop("models", {})
                 results["models"] = ordered_models(results["models"] | models)
                 results |= measured
-                when = time.strftime("%Y-%m-%d %H:%M")
-                if part == "configs" and args.configs:  # the other configs keep their own time
-                    results["measured_at"] |= {f"configs ({name})": when for name in models}
-                else:
-                    results["measured_at"][part] = when
+                results["measured_at"] = measured_now(results["measured_at"], part, models, args.configs)
                 save(results, results_dir)
             say(f"{part}: done; results in {results_dir.relative_to(ROOT)}/results.md")
     for target in results["targets"]:

@@ -36,3 +36,22 @@ def test_parts_come_in_the_benchmarks_order_whatever_order_they_are_given():
     assert parts_list("predict,configs") == ["configs", "predict"]
     with pytest.raises(argparse.ArgumentTypeError, match="unknown part.*train.*choose from configs"):
         parts_list("train")
+
+
+def test_retraining_some_configs_gives_them_their_own_time_until_all_are_retrained():
+    from bench.run import measured_now
+
+    earlier = {"configs": "2026-11-23 16:44", "predict": "2026-11-23 17:11"}
+    some = measured_now(earlier, "configs", {"best": {}}, ["best"])
+    assert some["configs"] == "2026-11-23 16:44" and set(some) == {"configs", "predict", "configs (best)"}
+    every = measured_now(some, "configs", {"lstm": {}}, None)
+    assert set(every) == {"configs", "predict"} and every["configs"] != "2026-11-23 16:44"
+
+
+def test_configs_without_the_configs_part_is_refused(capsys):
+    from bench.run import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "ensemble", "--configs", "best"])
+    assert "add configs to --only" in capsys.readouterr().err
+    assert parse_args(["--only", "configs", "--configs", "best"]).configs == ["best"]

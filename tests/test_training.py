@@ -68,9 +68,9 @@ def test_stratified_split_keeps_class_proportions_and_is_repeatable():
 
 
 def test_gradient_clipping_reaches_the_optimizer():
-    optimizer = make_optimizer(TrainConfig(optimizer="sgd", learning_rate=0.5, clipnorm=1.0))
+    optimizer = make_optimizer(TrainConfig(optimizer="sgd", learning_rate=0.5, clipnorm=1.0), steps_per_epoch=10)
     assert optimizer.clipnorm == 1.0 and optimizer.clipvalue is None
-    assert make_optimizer(TrainConfig(clipvalue=0.5)).clipvalue == 0.5
+    assert make_optimizer(TrainConfig(clipvalue=0.5), steps_per_epoch=10).clipvalue == 0.5
 
 
 def test_best_epoch_follows_the_monitored_metric():
@@ -176,6 +176,8 @@ def test_a_cosine_schedule_warms_up_then_falls_to_zero_at_the_last_epoch():
     assert rates[0] == 0 and rates[5] == pytest.approx(0.005) and rates[10] == pytest.approx(0.01)
     assert all(later <= earlier for earlier, later in zip(rates[10:], rates[11:]))
     assert rates[55] == pytest.approx(0.005, abs=1e-4) and rates[100] == pytest.approx(0, abs=1e-9)
+    short = make_optimizer(TrainConfig(learning_rate=0.01, lr_schedule="cosine", warmup=0.05, epochs=1), steps_per_epoch=10)
+    assert float(short.learning_rate) == 0  # 5% of 10 steps still warms up, over one step
     constant = make_optimizer(TrainConfig(learning_rate=0.01), steps_per_epoch=25)
     constant.iterations.assign(50)
     assert float(constant.learning_rate) == pytest.approx(0.01)
