@@ -223,8 +223,9 @@ def _build(schema, raw, prefix, source, sources):
         values[name] = _convert(raw[name], hints[name], key, spec.metadata, where(key), sources)
     config = schema(**values)
     problem = config.problem() if hasattr(config, "problem") else None
-    if problem:
-        raise ConfigError(f"{where(prefix)}: {problem}")
+    if problem:  # it comes from the section's keys together: name every --set among them
+        sets = [setting for key, setting in sources.items() if key.startswith(f"{prefix}.")]
+        raise ConfigError(f"{where(prefix)}{' with ' + ', '.join(sets) if sets else ''}: {problem}")
     return config
 
 

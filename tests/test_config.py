@@ -123,6 +123,13 @@ def test_warmup_without_a_schedule_is_an_error_naming_both_keys(write_config):
     assert load_config(write_config("train: {lr_schedule: cosine, warmup: 0.1}\n")).train.warmup == 0.1
 
 
+def test_a_problem_between_keys_names_the_file_and_each_set_that_took_part(write_config):
+    path = write_config("train: {lr_schedule: cosine, epochs: 2}\n")
+    message = config_error(path, ["train.lr_schedule=constant", "train.warmup=0.1", "model.units=8"])
+    assert message.startswith(f"{path} with --set train.lr_schedule=constant, --set train.warmup=0.1: train.warmup")
+    assert "model.units" not in message
+
+
 def test_tokenizer_stem_with_okt_is_allowed(write_config):
     config = load_config(write_config("tokenizer: {backend: okt, stem: true, norm: true}\n"))
     assert config.tokenizer.stem is True and config.tokenizer.norm is True
