@@ -74,7 +74,7 @@ def train(config, args):
     # checked now, not after an hour of training
     run_name = check_run_name(args.name or f"{config.name or config.model.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
     checkpoint = Path(args.models_dir) / ".checkpoints" / config_key(config)
-    resuming = args.resume and (checkpoint / "state.json").exists()
+    resuming = args.resume and checkpoint.is_dir()  # an epoch's checkpoint, or a distilling teacher's labels
     if args.resume and not resuming:
         raise BundleError(f"{checkpoint}: no interrupted training of this config to resume")
 
@@ -93,7 +93,7 @@ def train(config, args):
         trained = train_model(config, prepared, checkpoint_dir=checkpoint, resume=resuming)
     except KeyboardInterrupt:
         if checkpoint.exists():
-            print(f"\ninterrupted: the last completed epoch is kept in {checkpoint}; "
+            print(f"\ninterrupted: the work completed so far is kept in {checkpoint}; "
                   f"run the same command with --resume to continue", file=sys.stderr)
         raise
     if trained is None:  # diverged

@@ -74,6 +74,17 @@ class PretrainConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation (app/distill.py): a teacher (this config's model, trained first,
+    averaged with a TF-IDF + logistic regression model) gives its class probabilities for
+    unlabeled comments, and the saved model learns from them and the labeled comments."""
+
+    unlabeled: Optional[str] = None  # a file of comments (.txt: one a line), or nsmc:unlabeled; null = no distillation
+    max_rows: Optional[int] = _range(1, default=None)  # a random N of them: shorter epochs
+    epochs: int = _range(1, default=3)  # the saved model's; the teacher trains for train.epochs
+
+
+@dataclass
 class ModelConfig:
     cell: Literal["simple_rnn", "lstm", "gru"] = "lstm"
     embedding_dim: int = _range(1, default=128)
@@ -128,6 +139,7 @@ class Config:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def to_dict(self):
         return dataclasses.asdict(self)

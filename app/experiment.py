@@ -7,6 +7,7 @@ A comparison prepares the data once and trains every config (and seed) on the sa
 tokens, splits and test set.
 """
 
+import dataclasses
 import resource
 import sys
 import time
@@ -28,7 +29,8 @@ class Prepared:
     """Tokenized training and test comments with their class indices."""
 
     labels: LabelSet
-    tokens: list  # token lists of the training comments (validation is split off later)
+    texts: list  # the training comments (validation is split off later)
+    tokens: list  # their token lists
     y: np.ndarray
     test_texts: list
     test_tokens: list
@@ -80,7 +82,7 @@ def prepare_data(config):
     _log_tokenizing(tokenizer, "test")
     word_vectors = _pretrain(config, tokenizer, tokens) if config.pretrain.unlabeled else None
     tokenizer.close()
-    return Prepared(labels, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing, word_vectors)
+    return Prepared(labels, texts, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing, word_vectors)
 
 
 def _pretrain(config, tokenizer, train_tokens):
@@ -127,12 +129,14 @@ def _log_tokenizing(tokenizer, part):
 def train_model(config, prepared, checkpoint_dir=None, resume=False):
     """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set.
 
-    Returns None when the loss diverged (NaN/inf), after saying so on stderr.
+    With ``config.distill`` a teacher is trained first (app/distill.py) and the model
+    learns from its probabilities for unlabeled comments too. Returns None when the
+    loss diverged (NaN/inf), after saying so on stderr.
     """
-    from app import report
+    from app import distill, report
     from app.evaluate import classification_metrics, format_metrics
     from app.models import build_model, class_probabilities, parameter_table, recurrent_parameters
-    from app.training import best_epoch, fit, set_seed
+    from app.training import best_epoch, fit, probability_targets, set_seed
     from app.vocab import Vocabulary
 
     train_cfg, tokens, y = config.train, prepared.tokens, prepared.y
@@ -140,6 +144,16 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
 
     # The vocabulary counts the training part only, never the validation or test part
     fit_rows, val_rows = stratified_split(y, train_cfg.validation_split, train_cfg.seed)
+    teaching = None
+    if config.distill.unlabeled:
+        teaching = distill.teach(config, prepared, fit_rows, checkpoint_dir, resume)
+    if teaching:
+        print(f"\n=== student: {config.name or config.model.cell}, on the labeled comments and the teacher's "
+              f"probabilities for {len(teaching.tokens):,} unlabeled ones", flush=True)
+        teacher_checkpoint, checkpoint_dir = checkpoint_dir, distill.student_checkpoint(checkpoint_dir)
+        resume = resume and checkpoint_dir is not None and (checkpoint_dir / "state.json").exists()
+        train_cfg = dataclasses.replace(train_cfg, epochs=config.distill.epochs)
+        set_seed(train_cfg.seed)  # the student starts alike whether the teacher trained now or was read back
     # Pretrained tokens may join: their vectors carry meaning even where no labeled comment does
     pretrained = prepared.word_vectors.tokens if prepared.word_vectors and config.vocab.add_pretrained else ()
     vocab = Vocabulary.fit([tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count, pretrained)
@@ -165,8 +179,15 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     print(report.format_parameter_table(params))
 
     started = time.perf_counter()
-    fitted = fit(model, (ids[fit_rows], y[fit_rows]), (ids[val_rows], y[val_rows]), train_cfg, len(names),
+    fit_ids, fit_y, val_y = ids[fit_rows], y[fit_rows], y[val_rows]
+    if teaching:  # the labeled rows as probabilities too: one kind of target for the loss
+        fit_ids = np.concatenate([fit_ids, vocab.encode(teaching.tokens, length, truncate)])
+        fit_y = np.concatenate([probability_targets(fit_y, len(names)), teaching.targets])
+        val_y = probability_targets(val_y, len(names))
+    fitted = fit(model, (fit_ids, fit_y), (ids[val_rows], val_y), train_cfg, len(names),
                  checkpoint_dir=checkpoint_dir, resume=resume)
+    if teaching:
+        distill.finish(teacher_checkpoint)
     model, history = fitted.model, fitted.history
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history["loss"])):
@@ -191,6 +212,7 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
         "vocab_size": len(vocab),
         "coverage": coverage,
         "pretrain_seconds": round(prepared.word_vectors.seconds, 2) if prepared.word_vectors else None,
+        "distill": teaching.report if teaching else None,
     })
     print("test set: " + format_metrics(metrics, names))
     return Trained(model, history, vocab, params, metrics, probabilities)

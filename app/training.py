@@ -63,12 +63,36 @@ def learning_rate(config, steps_per_epoch):
                                                   warmup_steps=warmup)
 
 
-def loss_function(num_classes, reduction="sum_over_batch_size"):
+def loss_function(num_classes, reduction="sum_over_batch_size", soft=False):
     """Binary cross-entropy on a two-class model's one sigmoid output, sparse categorical
-    cross-entropy on the softmax of more classes; a batch's mean unless ``reduction``."""
+    cross-entropy on the softmax of more classes; a batch's mean unless ``reduction``.
+    ``soft``: the targets are probabilities (see probability_targets), not class indices."""
     if num_classes == 2:
-        return keras.losses.BinaryCrossentropy(reduction=reduction)
+        return keras.losses.BinaryCrossentropy(reduction=reduction)  # takes a probability as it is
+    if soft:
+        return keras.losses.CategoricalCrossentropy(reduction=reduction)
     return keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
+
+
+def probability_targets(y, num_classes):
+    """Class indices as the probability targets a distilled model trains on, in the form
+    of its output: P(class 1) for two classes, one row of class probabilities for more."""
+    if num_classes == 2:
+        return np.asarray(y, dtype="float32")
+    return np.eye(num_classes, dtype="float32")[y]
+
+
+@keras.saving.register_keras_serializable(package="kosent")
+def rounded_binary_accuracy(y_true, y_pred):
+    """Binary accuracy against the likelier class of a probability target: Keras's
+    compares the target itself, so a teacher's 0.93 would never count as right."""
+    return keras.metrics.binary_accuracy(keras.ops.round(y_true), y_pred)
+
+
+def accuracy_metric(num_classes, soft):
+    if soft and num_classes == 2:
+        return keras.metrics.MeanMetricWrapper(rounded_binary_accuracy, name="accuracy")
+    return "accuracy"  # Keras picks the sparse or the categorical form from the targets
 
 
 @dataclass
@@ -86,8 +110,10 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     every completed epoch is saved there (and removed when training ends); with
     ``resume`` training continues from it. The history also holds ``grad_norm``,
     the raw gradient norm after each epoch (see GradientNormLogger), and
-    ``learning_rate``, the rate at each epoch's end.
+    ``learning_rate``, the rate at each epoch's end. Labels are class indices, or
+    probability targets (floats, see probability_targets) for distillation.
     """
+    soft = np.issubdtype(train[1].dtype, np.floating)
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
     ids, labels = train[0][order], train[1][order]
     if config.bucket_by_length:
@@ -101,8 +127,8 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     if resume:
         model, history, first_epoch, saved_stopping = load_checkpoint(checkpoint_dir)
     else:
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss_function(num_classes),
-                      metrics=["accuracy"])
+        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss_function(num_classes, soft=soft),
+                      metrics=[accuracy_metric(num_classes, soft)])
     stopping = None
     if config.early_stopping.enabled:
         stopping = ResumableEarlyStopping(saved_stopping, monitor=config.early_stopping.monitor,
@@ -110,7 +136,8 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
     # first: the gradient norm joins the logs the others record; last: the recorder,
     # which sees early stopping's updated state
-    callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size, loss_function(num_classes)),
+    callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size,
+                                    loss_function(num_classes, soft=soft)),
                  LearningRateLogger(), keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
                  EpochRecorder(history, checkpoint_dir, stopping)]
     if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
@@ -172,7 +199,8 @@ class LengthBatches:
         """The batches as a tf.data.Dataset, read anew every epoch. The signature says the
         width varies: inferred from the first batches, it could fix one width for all."""
         ids, labels = self.batches[0]
-        signature = (tf.TensorSpec((None, None), tf.as_dtype(ids.dtype)), tf.TensorSpec((None,), tf.as_dtype(labels.dtype)))
+        signature = (tf.TensorSpec((None, None), tf.as_dtype(ids.dtype)),
+                     tf.TensorSpec((None, *labels.shape[1:]), tf.as_dtype(labels.dtype)))
         dataset = tf.data.Dataset.from_generator(lambda: iter(self.batches), output_signature=signature)
         # a known length: Keras's first epoch shows a total and no "ran out of data" warning
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self.batches)))

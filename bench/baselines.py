@@ -59,30 +59,14 @@ def read_split(train_path, test_path):
 
 # ----------------------------------------------------------------------------- A: TF-IDF
 
-def tfidf_features():
-    """Character 1-4 grams, across spaces too (Korean reviews are spaced loosely), and
-    word 1-2 grams of space-separated words, single syllables included."""
-    import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import make_union
-
-    options = {"min_df": 2, "sublinear_tf": True, "dtype": np.float32}
-    return make_union(
-        TfidfVectorizer(analyzer="char", ngram_range=(1, 4), **options),
-        TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), **options),
-    )
-
-
 def train_tfidf(train, test, names):
     """Fit TF-IDF + logistic regression on ``train`` (texts, labels); test metrics and timings."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
+    from app.distill import tfidf_classifier
     from app.evaluate import classification_metrics
 
     (texts, y), (test_texts, y_test) = train, test
     started = time.perf_counter()
-    model = make_pipeline(tfidf_features(), LogisticRegression(max_iter=1000))
+    model = tfidf_classifier()
     model.fit(texts, y)
     train_seconds = time.perf_counter() - started
     metrics = classification_metrics(y_test, model.predict_proba(test_texts), names)

@@ -5,8 +5,9 @@ runs themselves (bench/run.py) are not part of the test suite."""
 import numpy as np
 import pytest
 
+from app.distill import tfidf_features
 from app.tokenizer import Tokenizer
-from bench.baselines import (STOPWORDS, TUTORIAL_LENGTH, read_split, tfidf_features, train_tfidf, tutorial_sequences,
+from bench.baselines import (STOPWORDS, TUTORIAL_LENGTH, read_split, train_tfidf, tutorial_sequences,
                              tutorial_tokens, tutorial_vocabulary)
 from conftest import SAMPLE
 

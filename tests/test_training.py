@@ -198,3 +198,30 @@ def test_the_history_records_each_epochs_learning_rate():
     assert rates("constant") == pytest.approx([0.01] * 3)
     cosine = rates("cosine")  # 3 steps an epoch, 9 in all: cos(pi/3), cos(2pi/3), end
     assert cosine == pytest.approx([0.0075, 0.0025, 0.0], abs=1e-6)
+
+
+def test_probability_targets_take_the_form_of_the_models_output():
+    from app.training import probability_targets
+
+    np.testing.assert_array_equal(probability_targets(np.array([0, 1, 1]), 2), [0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(probability_targets(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_accuracy_on_a_teachers_probabilities_counts_its_likelier_class():
+    from app.training import rounded_binary_accuracy
+
+    teacher = np.array([0.93, 0.2, 0.6, 0.45], dtype="float32")
+    predicted = np.array([[0.7], [0.1], [0.3], [0.9]], dtype="float32")
+    assert float(np.mean(rounded_binary_accuracy(teacher, predicted))) == pytest.approx(0.5)
+
+
+def test_a_model_trains_on_probability_targets():
+    rng = np.random.default_rng(0)
+    ids = front_padded(rng, 64, 8)
+    soft = np.clip((ids[:, -1] - 2) / 28, 0.05, 0.95).astype("float32")  # a teacher's probabilities
+    set_seed(0)
+    model = build_model(ModelConfig(cell="gru", embedding_dim=4, units=4), 30, 2)
+    history = fit(model, (ids[:48], soft[:48]), (ids[48:], (soft[48:] > 0.5).astype("float32")),
+                  TrainConfig(epochs=3, batch_size=16, learning_rate=0.02), 2).history
+    assert all(np.isfinite(history["loss"])) and history["loss"][-1] < history["loss"][0]
+    assert 0 < history["accuracy"][-1] <= 1  # the likelier class counts as right

@@ -15,16 +15,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 def main():
-    from baselines import read_split, tfidf_features
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from baselines import read_split
 
     from app.bundle import load_bundle
+    from app.distill import tfidf_classifier
     from app.inference import encode_comments
     from app.models import class_probabilities
 
     (texts, y), (test_texts, y_test), values = read_split("nsmc:train", "nsmc:test")  # classes by raw label
-    tfidf = make_pipeline(tfidf_features(), LogisticRegression(max_iter=1000)).fit(texts, y).predict_proba(test_texts)
+    tfidf = tfidf_classifier().fit(texts, y).predict_proba(test_texts)
     print(f"tfidf: accuracy {(tfidf.argmax(1) == y_test).mean():.4f}")
     for run in sys.argv[1:]:
         bundle = load_bundle(run)

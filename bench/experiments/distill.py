@@ -1,0 +1,98 @@
+"""Experiment (issue 6): distil the best.yaml + TF-IDF ensemble into one best.yaml model.
+
+    python bench/experiments/distill.py bench/runs/best
+
+The teacher is the plain mean of a trained best.yaml run's probabilities and those of
+the TF-IDF + logistic regression baseline (bench/baselines.py, fitted on the same
+training rows). It scores the unlabeled reviews; a new best.yaml model (CBOW start,
+as train.py builds it) then learns from the training reviews' labels and the
+teacher's probabilities for the unlabeled ones (binary cross-entropy takes a soft
+target as it is), is stopped on the labeled validation split, and is scored on the
+test set. ``--unlabeled-rows`` takes a random part of the unlabeled reviews.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("teacher", help="a run directory trained with configs/best.yaml")
+    parser.add_argument("--unlabeled-rows", type=int, default=None)
+    parser.add_argument("--set", action="append", default=[], help="config overrides for the student")
+    args = parser.parse_args()
+
+    from app import experiment
+    from app.bundle import load_bundle
+    from app.distill import tfidf_classifier
+    from app.config import load_config
+    from app.evaluate import classification_metrics
+    from app.models import build_model, class_probabilities
+    from app.pretrain import embedding_matrix, read_unlabeled
+    from app.training import fit, set_seed, stratified_split
+    from app.vocab import Vocabulary
+
+    started = time.perf_counter()
+    config = load_config(ROOT / "configs" / "best.yaml", args.set)
+    set_seed(config.train.seed)
+    prepared = experiment.prepare_data(config)
+    unlabeled_texts, _ = read_unlabeled(config.pretrain, config.data)
+    if args.unlabeled_rows:
+        keep = np.sort(np.random.default_rng(0).permutation(len(unlabeled_texts))[:args.unlabeled_rows])
+        unlabeled_texts = [unlabeled_texts[i] for i in keep]
+    unlabeled_tokens = prepared.tokenizer.tokenize(unlabeled_texts)
+    prepared.tokenizer.close()
+    fit_rows, val_rows = stratified_split(prepared.y, config.train.validation_split, config.train.seed)
+
+    # 1. the teacher's probability of the positive class for every unlabeled review
+    teacher_started = time.perf_counter()
+    bundle = load_bundle(args.teacher)
+    length, truncate = bundle.config.vocab.max_length, bundle.config.vocab.truncate
+    recurrent = class_probabilities(bundle.model, bundle.vocab.encode(unlabeled_tokens, length, truncate))[:, 1]
+    train_texts = _train_texts(config)
+    assert len(train_texts) == len(prepared.tokens)
+    fit_texts = [train_texts[i] for i in fit_rows]
+    tfidf = tfidf_classifier().fit(fit_texts, prepared.y[fit_rows])
+    linear = tfidf.predict_proba(unlabeled_texts)[:, 1]
+    soft = ((recurrent + linear) / 2).astype("float32")
+    print(f"teacher: {len(soft):,} unlabeled reviews scored in {time.perf_counter() - teacher_started:.0f}s; "
+          f"mean positive {soft.mean():.3f}, {np.mean(np.abs(soft - 0.5) > 0.4):.1%} surer than 0.9; "
+          f"the two agree on {np.mean((recurrent > 0.5) == (linear > 0.5)):.1%}", flush=True)
+
+    # 2. the student: best.yaml's vocabulary, CBOW start and model, on labels and soft labels
+    vocab = Vocabulary.fit([prepared.tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count,
+                           prepared.word_vectors.tokens)
+    length, truncate = config.vocab.max_length, config.vocab.truncate
+    ids, y = vocab.encode(prepared.tokens, length, truncate), prepared.y.astype("float32")
+    train_ids = np.concatenate([ids[fit_rows], vocab.encode(unlabeled_tokens, length, truncate)])
+    train_y = np.concatenate([y[fit_rows], soft])
+    model = build_model(config.model, len(vocab), len(prepared.labels.names))
+    model.get_layer("embedding").set_weights([embedding_matrix(prepared.word_vectors, vocab, config.train.seed)[0]])
+    fit_started = time.perf_counter()
+    print(f"student: {len(train_y):,} training reviews ({len(fit_rows):,} labeled)", flush=True)
+    fitted = fit(model, (train_ids, train_y), (ids[val_rows], y[val_rows]), config.train, len(prepared.labels.names))
+    probabilities = class_probabilities(fitted.model, vocab.encode(prepared.test_tokens, length, truncate))
+    accuracy = classification_metrics(prepared.y_test, probabilities, prepared.labels.names)["accuracy"]
+    print(f"student: {time.perf_counter() - fit_started:.0f}s fitting, {len(fitted.history['loss'])} epochs; "
+          f"test accuracy {accuracy:.4f}; {time.perf_counter() - started:.0f}s in all")
+
+
+def _train_texts(config):
+    """The training comments in prepare_data's order: the file's, or its random part."""
+    from app.data import load_labeled
+
+    frame, _, _ = load_labeled(config.data.train, config.data)
+    if config.data.max_rows and len(frame) > config.data.max_rows:
+        frame = frame.sample(n=config.data.max_rows, random_state=config.train.seed)
+    return frame[config.data.text_column].tolist()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Distillation (distill: in a config): a teacher labels unlabeled comments, the saved
+model learns from its probabilities too, and only that model is saved."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.training import EpochRecorder
+
+# the quick config, distilling on the three-class sample's comments as a user's unlabeled ones
+DISTILL = ["--config", "configs/quick.yaml", "--set", "distill.unlabeled=data/sample_3class.tsv",
+           "--set", "distill.epochs=2", "--set", "train.epochs=3", "--set", "train.early_stopping.enabled=false"]
+
+
+def train(models_dir, name, *extra):
+    import train as train_py
+
+    return train_py.main([*DISTILL, "--models-dir", str(models_dir), "--name", name, *extra])
+
+
+def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
+    from app.bundle import load_bundle
+    from app.inference import predict_texts
+
+    assert train(tmp_path, "distilled", "--set", "distill.max_rows=120") == 0
+    run = tmp_path / "distilled"
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    teacher = metrics["distill"]
+    assert teacher["unlabeled_comments"] == 120  # a random part (max_rows)
+    for key in ("teacher_accuracy", "teacher_recurrent_accuracy", "teacher_tfidf_accuracy"):
+        assert 0 <= teacher[key] <= 1
+    assert teacher["teacher_seconds"] > 0
+    assert metrics["epochs_run"] == 2  # the student trains for distill.epochs, the teacher for train.epochs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["distilled"]  # no checkpoint left behind
+
+    bundle = load_bundle(run)  # Keras safe mode: the student alone, no scikit-learn object
+    probabilities, status = predict_texts(bundle, ["배우들 연기가 정말 좋았어요", "최악의 영화"])
+    assert list(status) == ["ok", "ok"] and np.allclose(probabilities.sum(axis=1), 1)
+
+
+def test_an_interrupted_student_resumes_without_training_the_teacher_again(tmp_path, monkeypatch, capsys):
+    assert train(tmp_path, "uninterrupted") == 0
+    saving = EpochRecorder.on_epoch_end
+
+    def interrupt_after_the_first_student_epoch(self, epoch, logs=None):
+        saving(self, epoch, logs)
+        if self.directory is not None:  # only the student is checkpointed
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EpochRecorder, "on_epoch_end", interrupt_after_the_first_student_epoch)
+    assert train(tmp_path, "resumed") == 130  # Ctrl-C
+    monkeypatch.undo()
+    assert "the work completed so far is kept" in capsys.readouterr().err
+    assert train(tmp_path, "resumed", "--resume") == 0
+    output = capsys.readouterr().out
+    assert "teacher: its probabilities for 300 unlabeled comments read from" in output
+    assert "=== teacher" not in output
+
+    def history(name):
+        return pd.read_csv(tmp_path / name / "history.csv")
+
+    resumed, uninterrupted = history("resumed"), history("uninterrupted")
+    assert list(resumed.columns) == list(uninterrupted.columns) and len(resumed) == 2
+    np.testing.assert_allclose(resumed.to_numpy(), uninterrupted.to_numpy(), atol=1e-6)
+    assert not (tmp_path / ".checkpoints").exists()
+
+
+def test_a_missing_unlabeled_file_for_distillation_is_one_clear_line(tmp_path, capsys):
+    import train as train_py
+
+    status = train_py.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path),
+                            "--set", "distill.unlabeled=no/such/comments.txt"])
+    assert status == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: no/such/comments.txt: file not found"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_without_the_nsmc_unlabeled_file_distillation_warns_and_trains_one_model(tmp_path, monkeypatch, capsys):
+    import app.data
+
+    monkeypatch.setattr(app.data, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
+    assert train(tmp_path, "plain", "--set", "distill.unlabeled=nsmc:unlabeled") == 0
+    assert "training without distillation" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["distill"] is None and metrics["epochs_run"] == 3  # train.epochs: no student
+
