@@ -18,14 +18,13 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.errors import DataError, TrainingFailed
+from app.errors import TrainingFailed
 
 TEACHER_FILE = "teacher.npz"  # in the checkpoint directory, beside the student's epochs
 STUDENT_DIR = "student"
@@ -127,16 +126,12 @@ def finish(checkpoint_dir):
 
 
 def _read_unlabeled(config):
-    from app.experiment import NSMC_UNLABELED
-    from app.pretrain import read_unlabeled
+    from app.pretrain import read_unlabeled_if_there
 
-    try:  # all of them: max_rows takes a random part below, not the file's first rows
-        texts, source = read_unlabeled(dataclasses.replace(config.distill, max_rows=None), config.data)
-    except DataError as error:
-        if config.distill.unlabeled != NSMC_UNLABELED:  # the user's own file: its absence is an error
-            raise
-        print(f"warning: {error}; training without distillation (distill.unlabeled: null says so "
-              f"without this warning)", file=sys.stderr)
+    # all of them: max_rows takes a random part below, not the file's first rows
+    texts, source = read_unlabeled_if_there(dataclasses.replace(config.distill, max_rows=None), config.data, "distill",
+                                            without="training without distillation")
+    if texts is None:
         return None
     if config.distill.max_rows and len(texts) > config.distill.max_rows:
         rows = np.random.default_rng(config.train.seed).permutation(len(texts))[:config.distill.max_rows]

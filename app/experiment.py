@@ -21,8 +21,6 @@ from app.errors import DataError, TrainingFailed
 from app.tokenizer import Tokenizer
 from app.training import stratified_split
 
-NSMC_UNLABELED = "nsmc:unlabeled"
-
 
 @dataclass
 class Prepared:
@@ -89,14 +87,9 @@ def _pretrain(config, tokenizer, train_tokens):
     """word2vec on the unlabeled comments and the training comments' text (not the test's)."""
     from app import pretrain
 
-    try:
-        texts, source = pretrain.read_unlabeled(config.pretrain, config.data)
-    except DataError as error:
-        if config.pretrain.unlabeled != NSMC_UNLABELED:  # the user's own file: its absence is an error
-            raise
-        # the shipped configs name it, but e9t/nsmc does not publish it: train anyway
-        print(f"warning: {error}; the embedding starts from random values (pretrain.unlabeled: null "
-              f"says so without this warning)", file=sys.stderr)
+    texts, source = pretrain.read_unlabeled_if_there(config.pretrain, config.data, "pretrain",
+                                                     without="the embedding starts from random values")
+    if texts is None:
         return None
     print(f"read {len(texts):,} unlabeled comments from {source}")
     unlabeled_tokens = tokenizer.tokenize(texts, progress=True)

@@ -25,6 +25,9 @@ from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 
 from app.data import open_source, read_comments, resolve_data_path
+from app.errors import DataError
+
+NSMC_UNLABELED = "nsmc:unlabeled"  # the 443K unlabeled reviews beside NSMC (data/nsmc/ or ../shared/data/nsmc)
 
 
 @dataclass
@@ -68,6 +71,20 @@ def read_unlabeled(pretrain, data):
     if pretrain.max_rows:
         texts = texts[:pretrain.max_rows]
     return texts.tolist(), source.name
+
+
+def read_unlabeled_if_there(section, data, key, without):
+    """read_unlabeled, except that a missing ``nsmc:unlabeled`` gives a warning (saying
+    what happens ``without`` it) and None: the shipped configs name it, but e9t/nsmc does
+    not publish it, so a machine with only the downloaded NSMC still trains. A missing
+    file of the user's own is an error. ``key`` is the section's dotted name."""
+    try:
+        return read_unlabeled(section, data)
+    except DataError as error:
+        if section.unlabeled != NSMC_UNLABELED:
+            raise
+        print(f"warning: {error}; {without} ({key}.unlabeled: null says so without this warning)", file=sys.stderr)
+        return None, None
 
 
 def word_vectors(token_lists, dim, pretrain, seed, workers, cache_dir=None):

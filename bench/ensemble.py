@@ -26,8 +26,6 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, required=True, help="where the metrics go (JSON)")
     args = parser.parse_args(argv)
 
-    import numpy as np
-
     from app.bundle import load_bundle
     from app.config import DataConfig
     from app.data import load_labeled

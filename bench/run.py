@@ -194,7 +194,8 @@ def train_config(config, bench):
     command = [sys.executable, "train.py", "--config", config, "--models-dir", bench.runs_dir, "--name", name]
     if bench.sizes.train_rows is not None:
         command += ["--set", f"data.train={bench.train_file}", "--set", f"data.test={bench.test_file}",
-                    "--set", f"train.epochs={bench.sizes.epochs}", "--set", f"pretrain.max_rows={bench.sizes.train_rows}"]
+                    "--set", f"train.epochs={bench.sizes.epochs}", "--set", f"pretrain.max_rows={bench.sizes.train_rows}",
+                    "--set", f"distill.max_rows={bench.sizes.train_rows}", "--set", f"distill.epochs={bench.sizes.epochs}"]
     if (bench.runs_dir / name).exists():  # else train.py would save the new run as <name>-2
         shutil.rmtree(bench.runs_dir / name)
     say(f"configs: training {config.relative_to(ROOT)}")
@@ -214,6 +215,7 @@ def model_record(metrics, child, command):
         "best_epoch": metrics.get("best_epoch"),
         "fit_s": metrics["train_seconds"],  # fitting only, as the model reports it
         "pretrain_s": metrics.get("pretrain_seconds"),  # word2vec on the unlabeled comments, when the config pretrains
+        "distill": metrics.get("distill"),  # the teacher's accuracy and time, when the config distils
         "wall_s": round(child.seconds, 1),  # the whole command: imports, reading, tokenizing, fitting, testing
         "peak_rss_mib": round(child.peak_rss_mib),
         "command": shown(command),
@@ -451,9 +453,18 @@ def models_table(models):
                      f"{epochs} | {m.get('pretrain_s') or '-'} | {m['fit_s'] or '-'} | {m['wall_s']} | {m['peak_rss_mib']:,} |")
     lines += ["", "pretrain s: word2vec on the unlabeled reviews; fit s: fitting alone; wall s: the whole command "
               "(imports, reading, tokenizing, pretraining, fitting, testing); for the ensemble, scoring only "
-              "(its members' training is in their rows).",
+              "(its members' training is in their rows).", *distilled_notes(models),
               "", "Commands:", ""]
     return lines + [f"- {name}: `{m['command']}`" for name, m in models.items()] + [""]
+
+
+def distilled_notes(models):
+    """A line for each config trained by distillation: its teacher, which its wall time includes."""
+    return [line for name, m in models.items() if (d := m.get("distill")) for line in ("",
+            f"{name}: distilled from a teacher (its recurrent model {d['teacher_recurrent_accuracy']:.4f}, TF-IDF "
+            f"{d['teacher_tfidf_accuracy']:.4f}, their mean {d['teacher_accuracy']:.4f}) trained and run in "
+            f"{d['teacher_seconds']:.0f} s, on {d['unlabeled_comments']:,} unlabeled reviews; s/epoch and fit s "
+            f"are the student's.")]
 
 
 def tokenize_table(tokenize):

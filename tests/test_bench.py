@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from bench.run import configs_list, predict_table
+from bench.run import configs_list, models_table, predict_table
 
 PREDICT = {"comments": 100_000, "seconds": 13.04, "per_second": 7_670, "peak_rss_mib": 1_061,
            "cold_start_s": 3.95, "tf_import_s": 4.36, "command": "python predict.py ..."}
@@ -55,3 +55,14 @@ def test_configs_without_the_configs_part_is_refused(capsys):
         parse_args(["--only", "ensemble", "--configs", "best"])
     assert "add configs to --only" in capsys.readouterr().err
     assert parse_args(["--only", "configs", "--configs", "best"]).configs == ["best"]
+
+
+def test_a_distilled_config_names_its_teacher_under_the_table_and_older_results_still_render():
+    plain = {"accuracy": 0.8854, "macro_f1": 0.8853, "seconds_per_epoch": 133.0, "epochs_run": 5, "best_epoch": 4,
+             "pretrain_s": 40.1, "fit_s": 665.0, "wall_s": 750.2, "peak_rss_mib": 2751, "command": "python train.py ..."}
+    teacher = {"unlabeled_comments": 200_000, "teacher_accuracy": 0.8891, "teacher_recurrent_accuracy": 0.8854,
+               "teacher_tfidf_accuracy": 0.8686, "teacher_seconds": 812.4}
+    text = "\n".join(models_table({"best": plain | {"distill": teacher}, "lstm": plain}))
+    assert ("best: distilled from a teacher (its recurrent model 0.8854, TF-IDF 0.8686, their mean 0.8891) "
+            "trained and run in 812 s, on 200,000 unlabeled reviews") in text
+    assert "lstm: distilled" not in text and "| lstm | 0.8854 |" in text

@@ -3,7 +3,7 @@
     python bench/experiments/distill.py bench/runs/best
 
 The teacher is the plain mean of a trained best.yaml run's probabilities and those of
-the TF-IDF + logistic regression baseline (bench/baselines.py, fitted on the same
+the TF-IDF + logistic regression baseline (app/distill.py, fitted on the same
 training rows). It scores the unlabeled reviews; a new best.yaml model (CBOW start,
 as train.py builds it) then learns from the training reviews' labels and the
 teacher's probabilities for the unlabeled ones (binary cross-entropy takes a soft
