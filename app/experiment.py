@@ -74,10 +74,10 @@ def prepare_data(config):
 
     tokenizer = Tokenizer.from_config(config.tokenizer)
     tokens = tokenizer.tokenize(texts, progress=True)
-    _log_tokenizing(tokenizer, "train")
+    log_tokenizing(tokenizer, "train")
     tokenizing = dict(tokenizer.last_run)
     test_tokens = tokenizer.tokenize(test_texts, progress=True)
-    _log_tokenizing(tokenizer, "test")
+    log_tokenizing(tokenizer, "test")
     word_vectors = _pretrain(config, tokenizer, tokens) if config.pretrain.unlabeled else None
     tokenizer.close()
     return Prepared(labels, texts, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing, word_vectors)
@@ -93,7 +93,7 @@ def _pretrain(config, tokenizer, train_tokens):
         return None
     print(f"read {len(texts):,} unlabeled comments from {source}")
     unlabeled_tokens = tokenizer.tokenize(texts, progress=True)
-    _log_tokenizing(tokenizer, "unlabeled")
+    log_tokenizing(tokenizer, "unlabeled")
     cache_dir = tokenizer.cache_dir if tokenizer.cache else None
     return pretrain.word_vectors(unlabeled_tokens + train_tokens, config.model.embedding_dim, config.pretrain,
                                  config.train.seed, tokenizer.workers, cache_dir)
@@ -112,7 +112,7 @@ def _read_test_set(data, labels):
     return test_texts, y_test[y_test >= 0]
 
 
-def _log_tokenizing(tokenizer, part):
+def log_tokenizing(tokenizer, part):
     run = tokenizer.last_run
     how = "from the cache" if run["cached"] else f"with {tokenizer.backend} on {run['workers']} process(es)"
     print(f"tokenized {run['comments']:,} {part} comments in {run['seconds']:.1f}s "
@@ -129,7 +129,7 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     from app import distill, report
     from app.evaluate import classification_metrics, format_metrics
     from app.models import build_model, class_probabilities, parameter_table, recurrent_parameters
-    from app.training import best_epoch, fit, probability_targets, set_seed
+    from app.training import best_epoch, fit, probability_targets, remove_checkpoint, set_seed
     from app.vocab import Vocabulary
 
     train_cfg, tokens, y = config.train, prepared.tokens, prepared.y
@@ -139,12 +139,14 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     fit_rows, val_rows = stratified_split(y, train_cfg.validation_split, train_cfg.seed)
     teaching = None
     if config.distill.unlabeled:
-        teaching = distill.teach(config, prepared, fit_rows, checkpoint_dir, resume)
+        try:
+            teaching = distill.teach(config, prepared, fit_rows, checkpoint_dir, resume)
+        except distill.TeacherDiverged:  # train_model said so
+            return None
     if teaching:
         print(f"\n=== student: {config.name or config.model.cell}, on the labeled comments and the teacher's "
               f"probabilities for {len(teaching.tokens):,} unlabeled ones", flush=True)
         teacher_checkpoint, checkpoint_dir = checkpoint_dir, distill.student_checkpoint(checkpoint_dir)
-        resume = resume and checkpoint_dir is not None and (checkpoint_dir / "state.json").exists()
         train_cfg = dataclasses.replace(train_cfg, epochs=config.distill.epochs)
         set_seed(train_cfg.seed)  # the student starts alike whether the teacher trained now or was read back
     # Pretrained tokens may join: their vectors carry meaning even where no labeled comment does
@@ -177,10 +179,12 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
         fit_ids = np.concatenate([fit_ids, vocab.encode(teaching.tokens, length, truncate)])
         fit_y = np.concatenate([probability_targets(fit_y, len(names)), teaching.targets])
         val_y = probability_targets(val_y, len(names))
+    # a distilling run resumed may have no epoch of this model saved yet
+    resume = resume and checkpoint_dir is not None and (Path(checkpoint_dir) / "state.json").exists()
     fitted = fit(model, (fit_ids, fit_y), (ids[val_rows], val_y), train_cfg, len(names),
                  checkpoint_dir=checkpoint_dir, resume=resume)
-    if teaching:
-        distill.finish(teacher_checkpoint)
+    if teaching and teacher_checkpoint:  # the student is trained: the teacher's probabilities can go
+        remove_checkpoint(teacher_checkpoint)
     model, history = fitted.model, fitted.history
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history["loss"])):

@@ -61,15 +61,16 @@ class WordVectors:
         return cls(tokens, matrix, seconds=0.0)
 
 
-def read_unlabeled(pretrain, data):
+def read_unlabeled(section, data):
     """The comments of the unlabeled file (one a line for .txt; other formats read
-    ``data.text_column``), empty ones left out, and the file's name."""
-    source = open_source(resolve_data_path(pretrain.unlabeled), encoding=data.encoding,
+    ``data.text_column``), empty ones left out, and the file's name. ``section`` is the
+    config section naming the file: pretrain or distill (``unlabeled``, ``max_rows``)."""
+    source = open_source(resolve_data_path(section.unlabeled), encoding=data.encoding,
                          text_column=data.text_column, errors=data.encoding_errors)
     texts = read_comments(source, data.text_column)[data.text_column].astype(str)
     texts = texts[texts.str.strip() != ""]
-    if pretrain.max_rows:
-        texts = texts[:pretrain.max_rows]
+    if section.max_rows:
+        texts = texts[:section.max_rows]
     return texts.tolist(), source.name
 
 

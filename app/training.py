@@ -155,10 +155,15 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
         # what early stopping does at the end, bring the best epoch's weights back
         model.set_weights(saved_stopping["best_weights"])
     if checkpoint_dir is not None:  # finished: nothing left to resume
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            Path(checkpoint_dir).parent.rmdir()  # only when no other checkpoint is in it
+        remove_checkpoint(checkpoint_dir)
     return Fitted(model, history)
+
+
+def remove_checkpoint(directory):
+    """Delete a finished training's checkpoint, and the folder holding it once empty."""
+    shutil.rmtree(directory, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        Path(directory).parent.rmdir()  # only when no other checkpoint is in it
 
 
 class LengthBatches:

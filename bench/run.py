@@ -190,12 +190,15 @@ def default_config():
 
 def train_config(config, bench):
     """train.py on one config, saved as runs_dir/<config stem>; its metrics and costs."""
+    from app.config import load_config
+
     name = config.stem
     command = [sys.executable, "train.py", "--config", config, "--models-dir", bench.runs_dir, "--name", name]
     if bench.sizes.train_rows is not None:
         command += ["--set", f"data.train={bench.train_file}", "--set", f"data.test={bench.test_file}",
-                    "--set", f"train.epochs={bench.sizes.epochs}", "--set", f"pretrain.max_rows={bench.sizes.train_rows}",
-                    "--set", f"distill.max_rows={bench.sizes.train_rows}", "--set", f"distill.epochs={bench.sizes.epochs}"]
+                    "--set", f"train.epochs={bench.sizes.epochs}", "--set", f"pretrain.max_rows={bench.sizes.train_rows}"]
+        if load_config(config).distill.unlabeled:
+            command += ["--set", f"distill.max_rows={bench.sizes.train_rows}", "--set", f"distill.epochs={bench.sizes.epochs}"]
     if (bench.runs_dir / name).exists():  # else train.py would save the new run as <name>-2
         shutil.rmtree(bench.runs_dir / name)
     say(f"configs: training {config.relative_to(ROOT)}")
@@ -459,12 +462,16 @@ def models_table(models):
 
 
 def distilled_notes(models):
-    """A line for each config trained by distillation: its teacher, which its wall time includes."""
-    return [line for name, m in models.items() if (d := m.get("distill")) for line in ("",
-            f"{name}: distilled from a teacher (its recurrent model {d['teacher_recurrent_accuracy']:.4f}, TF-IDF "
-            f"{d['teacher_tfidf_accuracy']:.4f}, their mean {d['teacher_accuracy']:.4f}) trained and run in "
-            f"{d['teacher_seconds']:.0f} s, on {d['unlabeled_comments']:,} unlabeled reviews; s/epoch and fit s "
-            f"are the student's.")]
+    """A paragraph for each config trained by distillation: its teacher, which its wall time includes."""
+    lines = []
+    for name, m in models.items():
+        teacher = m.get("distill")
+        if teacher:
+            lines += ["", f"{name}: distilled from a teacher (its recurrent model {teacher['teacher_recurrent_accuracy']:.4f}, "
+                          f"TF-IDF {teacher['teacher_tfidf_accuracy']:.4f}, their mean {teacher['teacher_accuracy']:.4f}) "
+                          f"trained and run in {teacher['teacher_seconds']:.0f} s, on {teacher['unlabeled_comments']:,} "
+                          f"unlabeled reviews; s/epoch and fit s are the student's."]
+    return lines
 
 
 def tokenize_table(tokenize):

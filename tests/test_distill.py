@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from app.training import EpochRecorder
 
@@ -39,31 +40,53 @@ def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
     assert list(status) == ["ok", "ok"] and np.allclose(probabilities.sum(axis=1), 1)
 
 
-def test_an_interrupted_student_resumes_without_training_the_teacher_again(tmp_path, monkeypatch, capsys):
-    assert train(tmp_path, "uninterrupted") == 0
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    models_dir = tmp_path_factory.mktemp("uninterrupted")
+    assert train(models_dir, "uninterrupted") == 0
+    return pd.read_csv(models_dir / "uninterrupted" / "history.csv")
+
+
+@pytest.mark.parametrize("phase", ["teacher", "student"])
+def test_an_interrupted_distillation_resumes_to_the_same_model(tmp_path, monkeypatch, capsys, uninterrupted, phase):
+    """Ctrl-C after the first epoch of the teacher or of the student; --resume goes on
+    from there (the teacher's probabilities are not recomputed once the student started)."""
     saving = EpochRecorder.on_epoch_end
 
-    def interrupt_after_the_first_student_epoch(self, epoch, logs=None):
+    def interrupt_after_the_first_epoch_of_the_phase(self, epoch, logs=None):
         saving(self, epoch, logs)
-        if self.directory is not None:  # only the student is checkpointed
+        if self.directory is not None and self.directory.name == phase:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(EpochRecorder, "on_epoch_end", interrupt_after_the_first_student_epoch)
+    monkeypatch.setattr(EpochRecorder, "on_epoch_end", interrupt_after_the_first_epoch_of_the_phase)
     assert train(tmp_path, "resumed") == 130  # Ctrl-C
     monkeypatch.undo()
     assert "the work completed so far is kept" in capsys.readouterr().err
     assert train(tmp_path, "resumed", "--resume") == 0
     output = capsys.readouterr().out
-    assert "teacher: its probabilities for 300 unlabeled comments read from" in output
-    assert "=== teacher" not in output
+    if phase == "student":
+        assert "teacher: its probabilities for 300 unlabeled comments read from" in output
+        assert "=== teacher" not in output
+    else:
+        assert "=== teacher" in output and "Epoch 1/3" not in output  # the teacher went on from epoch 2
 
-    def history(name):
-        return pd.read_csv(tmp_path / name / "history.csv")
-
-    resumed, uninterrupted = history("resumed"), history("uninterrupted")
+    resumed = pd.read_csv(tmp_path / "resumed" / "history.csv")
     assert list(resumed.columns) == list(uninterrupted.columns) and len(resumed) == 2
     np.testing.assert_allclose(resumed.to_numpy(), uninterrupted.to_numpy(), atol=1e-6)
     assert not (tmp_path / ".checkpoints").exists()
+
+
+def test_a_three_class_model_distils_on_probability_rows(tmp_path):
+    import train as train_py
+
+    status = train_py.main(["--config", "configs/quick3.yaml", "--models-dir", str(tmp_path), "--name", "three",
+                            "--set", "distill.unlabeled=data/sample_binary.tsv", "--set", "distill.epochs=2",
+                            "--set", "train.epochs=2"])
+    assert status == 0
+    metrics = json.loads((tmp_path / "three" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["distill"]["unlabeled_comments"] == 320 and metrics["epochs_run"] <= 2
+    history = pd.read_csv(tmp_path / "three" / "history.csv")
+    assert history["accuracy"].between(0, 1).all() and np.isfinite(history["loss"]).all()
 
 
 def test_a_missing_unlabeled_file_for_distillation_is_one_clear_line(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Experiment (issue 6): distil the best.yaml + TF-IDF ensemble into one best.yaml model.
 
-    python bench/experiments/distill.py bench/runs/best
+    python train.py --config configs/best.yaml --set distill.unlabeled=null --models-dir bench/runs --name best2
+    python bench/experiments/distill.py bench/runs/best2 --unlabeled-rows 200000 --set train.epochs=3
 
 The teacher is the plain mean of a trained best.yaml run's probabilities and those of
 the TF-IDF + logistic regression baseline (app/distill.py, fitted on the same
@@ -8,7 +9,10 @@ training rows). It scores the unlabeled reviews; a new best.yaml model (CBOW sta
 as train.py builds it) then learns from the training reviews' labels and the
 teacher's probabilities for the unlabeled ones (binary cross-entropy takes a soft
 target as it is), is stopped on the labeled validation split, and is scored on the
-test set. ``--unlabeled-rows`` takes a random part of the unlabeled reviews.
+test set. ``--unlabeled-rows`` takes a random part of the unlabeled reviews (drawn
+with seed 0; train.py's distill.max_rows draws with train.seed). train.py does all of
+this in one command (the distill section of best.yaml), its teacher trained first;
+this script reuses a trained one, to try the student's settings for less.
 """
 
 import argparse
@@ -31,11 +35,11 @@ def main():
 
     from app import experiment
     from app.bundle import load_bundle
-    from app.distill import tfidf_classifier
     from app.config import load_config
     from app.evaluate import classification_metrics
     from app.models import build_model, class_probabilities
     from app.pretrain import embedding_matrix, read_unlabeled
+    from app.tfidf import tfidf_classifier
     from app.training import fit, set_seed, stratified_split
     from app.vocab import Vocabulary
 
@@ -56,10 +60,7 @@ def main():
     bundle = load_bundle(args.teacher)
     length, truncate = bundle.config.vocab.max_length, bundle.config.vocab.truncate
     recurrent = class_probabilities(bundle.model, bundle.vocab.encode(unlabeled_tokens, length, truncate))[:, 1]
-    train_texts = _train_texts(config)
-    assert len(train_texts) == len(prepared.tokens)
-    fit_texts = [train_texts[i] for i in fit_rows]
-    tfidf = tfidf_classifier().fit(fit_texts, prepared.y[fit_rows])
+    tfidf = tfidf_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
     linear = tfidf.predict_proba(unlabeled_texts)[:, 1]
     soft = ((recurrent + linear) / 2).astype("float32")
     print(f"teacher: {len(soft):,} unlabeled reviews scored in {time.perf_counter() - teacher_started:.0f}s; "
@@ -82,16 +83,6 @@ def main():
     accuracy = classification_metrics(prepared.y_test, probabilities, prepared.labels.names)["accuracy"]
     print(f"student: {time.perf_counter() - fit_started:.0f}s fitting, {len(fitted.history['loss'])} epochs; "
           f"test accuracy {accuracy:.4f}; {time.perf_counter() - started:.0f}s in all")
-
-
-def _train_texts(config):
-    """The training comments in prepare_data's order: the file's, or its random part."""
-    from app.data import load_labeled
-
-    frame, _, _ = load_labeled(config.data.train, config.data)
-    if config.data.max_rows and len(frame) > config.data.max_rows:
-        frame = frame.sample(n=config.data.max_rows, random_state=config.train.seed)
-    return frame[config.data.text_column].tolist()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def main():
     from baselines import read_split
 
     from app.bundle import load_bundle
-    from app.distill import tfidf_classifier
+    from app.tfidf import tfidf_classifier
     from app.inference import encode_comments
     from app.models import class_probabilities
 
