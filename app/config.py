@@ -76,12 +76,13 @@ class PretrainConfig:
 @dataclass
 class DistillConfig:
     """Knowledge distillation (app/distill.py): a teacher (this config's model, trained first,
-    averaged with a TF-IDF + logistic regression model) gives its class probabilities for
+    averaged with a naive-Bayes n-gram logistic regression) gives its class probabilities for
     unlabeled comments, and the saved model learns from them and the labeled comments."""
 
     unlabeled: Optional[str] = None  # a file of comments (.txt: one a line), or nsmc:unlabeled; null = no distillation
     max_rows: Optional[int] = _range(1, default=None)  # a random N of them: shorter epochs
     epochs: int = _range(1, default=3)  # the saved model's; the teacher trains for train.epochs
+    warm_start: bool = True  # the student starts from the teacher's recurrent weights; false: afresh
 
 
 @dataclass

@@ -2,12 +2,15 @@
 and the saved model learns from those as well as from the labeled comments.
 
 The teacher is the config's own model, trained first as train.py trains it, averaged
-with a TF-IDF + logistic regression model fitted on the same training rows. The two
+with a naive-Bayes-scaled n-gram logistic regression (NBSVM, app/ngrams.py) fitted on
+the same training rows. The two
 err on different comments, so their mean is more accurate than either (README:
 "What each choice is worth"). The student, a fresh model of the same config, then
 trains on the labeled comments and on the teacher's probabilities for the unlabeled
 ones: a probability says how sure the teacher is, not only which class it picks.
-Only the student is saved, so prediction still runs one recurrent model and the run
+With ``warm_start`` the student starts from the teacher's recurrent weights (the
+vocabulary is the same: the same rows and word vectors build it) and fine-tunes, rather
+than starting afresh from the word vectors. Only the student is saved, so prediction still runs one recurrent model and the run
 holds nothing but Keras weights and text files.
 
 With a checkpoint directory (train.py) the teacher's epochs are checkpointed in
@@ -41,6 +44,7 @@ class Teaching:
     tokens: list  # token lists of the unlabeled comments
     targets: np.ndarray  # the teacher's probability targets for them (see training.probability_targets)
     report: dict  # what the run's metrics.json says about the teacher
+    weights: list  # the teacher's recurrent model's weights: the student may start from them
 
 
 def teach(config, prepared, fit_rows, checkpoint_dir=None, resume=False):
@@ -59,32 +63,36 @@ def teach(config, prepared, fit_rows, checkpoint_dir=None, resume=False):
     saved = Path(checkpoint_dir) / TEACHER_FILE if checkpoint_dir else None
     if resume and saved and saved.exists():
         with np.load(saved, allow_pickle=False) as arrays:
-            if str(arrays["digest"]) == digest:
+            if str(arrays["digest"]) == digest and "weight_count" in arrays.files:
                 print(f"teacher: its probabilities for {len(tokens):,} unlabeled comments read from {saved}")
-                return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])))
-        print(f"note: {saved} labeled other unlabeled comments; training the teacher again")
-    targets, report = _train_teacher(config, prepared, fit_rows, texts, tokens, checkpoint_dir, resume)
+                weights = [arrays[f"weight_{i}"] for i in range(int(arrays["weight_count"]))]
+                return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])), weights)
+        print(f"note: {saved} is another teacher's (other unlabeled comments, or an older version); "
+              f"training the teacher again")
+    teaching = _train_teacher(config, prepared, fit_rows, texts, tokens, checkpoint_dir, resume)
     if saved:
-        _save_atomically(saved, targets=targets, report=np.array(json.dumps(report)), digest=np.array(digest))
-    return Teaching(tokens, targets, report)
+        _save_atomically(saved, targets=teaching.targets, report=np.array(json.dumps(teaching.report)),
+                         digest=np.array(digest), weight_count=np.array(len(teaching.weights)),
+                         **{f"weight_{i}": w for i, w in enumerate(teaching.weights)})
+    return teaching
 
 
 def _train_teacher(config, prepared, fit_rows, texts, tokens, checkpoint_dir, resume):
-    """(probability targets for ``texts``, what metrics.json says about the teacher)."""
+    """Train the teacher and score ``texts``: a Teaching."""
     from app.evaluate import classification_metrics
     from app.experiment import train_model
     from app.models import class_probabilities
-    from app.tfidf import tfidf_classifier
+    from app.ngrams import naive_bayes_classifier
 
     started = time.perf_counter()
-    print(f"\n=== teacher: {config.name or config.model.cell} without distillation, then TF-IDF n-grams", flush=True)
+    print(f"\n=== teacher: {config.name or config.model.cell} without distillation, then naive-Bayes n-grams", flush=True)
     teacher_checkpoint = Path(checkpoint_dir) / TEACHER_DIR if checkpoint_dir else None
     recurrent = train_model(dataclasses.replace(config, distill=type(config.distill)()), prepared,
                             checkpoint_dir=teacher_checkpoint, resume=resume)
     if recurrent is None:
         raise TeacherDiverged
-    linear = tfidf_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
-    print(f"TF-IDF + logistic regression fitted on {len(fit_rows):,} comments; scoring {len(texts):,} "
+    linear = naive_bayes_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
+    print(f"naive-Bayes n-grams + logistic regression fitted on {len(fit_rows):,} comments; scoring {len(texts):,} "
           f"unlabeled ones with both", flush=True)
     length, truncate = config.vocab.max_length, config.vocab.truncate
     unlabeled = (class_probabilities(recurrent.model, recurrent.vocab.encode(tokens, length, truncate))
@@ -99,12 +107,12 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, checkpoint_dir, re
         "unlabeled_comments": len(texts),
         "teacher_accuracy": accuracy((recurrent.test_probabilities + linear_test) / 2),
         "teacher_recurrent_accuracy": recurrent.metrics["accuracy"],
-        "teacher_tfidf_accuracy": accuracy(linear_test),
+        "teacher_ngram_accuracy": accuracy(linear_test),
         "teacher_seconds": round(time.perf_counter() - started, 2),  # this session's part, after a resume
     }
     print(f"teacher: test accuracy {report['teacher_accuracy']:.4f} (recurrent {report['teacher_recurrent_accuracy']:.4f}, "
-          f"TF-IDF {report['teacher_tfidf_accuracy']:.4f}) in {report['teacher_seconds']:.0f}s", flush=True)
-    return targets, report
+          f"n-grams {report['teacher_ngram_accuracy']:.4f}) in {report['teacher_seconds']:.0f}s", flush=True)
+    return Teaching(tokens, targets, report, recurrent.model.get_weights())
 
 
 def student_checkpoint(checkpoint_dir):

@@ -61,7 +61,7 @@ def read_split(train_path, test_path):
 
 def train_tfidf(train, test, names):
     """Fit TF-IDF + logistic regression on ``train`` (texts, labels); test metrics and timings."""
-    from app.tfidf import tfidf_classifier
+    from app.ngrams import tfidf_classifier
     from app.evaluate import classification_metrics
 
     (texts, y), (test_texts, y_test) = train, test

@@ -5,7 +5,7 @@ runs themselves (bench/run.py) are not part of the test suite."""
 import numpy as np
 import pytest
 
-from app.tfidf import tfidf_features
+from app.ngrams import tfidf_features
 from app.tokenizer import Tokenizer
 from bench.baselines import (STOPWORDS, TUTORIAL_LENGTH, read_split, train_tfidf, tutorial_sequences,
                              tutorial_tokens, tutorial_vocabulary)

@@ -29,7 +29,7 @@ def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     teacher = metrics["distill"]
     assert teacher["unlabeled_comments"] == 120  # a random part (max_rows)
-    for key in ("teacher_accuracy", "teacher_recurrent_accuracy", "teacher_tfidf_accuracy"):
+    for key in ("teacher_accuracy", "teacher_recurrent_accuracy", "teacher_ngram_accuracy"):
         assert 0 <= teacher[key] <= 1
     assert teacher["teacher_seconds"] > 0
     assert metrics["epochs_run"] == 2  # the student trains for distill.epochs, the teacher for train.epochs
@@ -38,6 +38,25 @@ def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
     bundle = load_bundle(run)  # Keras safe mode: the student alone, no scikit-learn object
     probabilities, status = predict_texts(bundle, ["배우들 연기가 정말 좋았어요", "최악의 영화"])
     assert list(status) == ["ok", "ok"] and np.allclose(probabilities.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, monkeypatch, warm_start):
+    from app import training
+
+    fitting, starts, ends = training.fit, [], []
+
+    def recording_fit(model, *args, **kwargs):
+        starts.append(model.get_weights())
+        fitted = fitting(model, *args, **kwargs)
+        ends.append(fitted.model.get_weights())
+        return fitted
+
+    monkeypatch.setattr(training, "fit", recording_fit)
+    assert train(tmp_path, "run", "--set", f"distill.warm_start={str(warm_start).lower()}") == 0
+    teacher_end, student_start = ends[0], starts[1]
+    same = all(np.array_equal(a, b) for a, b in zip(teacher_end, student_start))
+    assert same == warm_start
 
 
 @pytest.fixture(scope="module")

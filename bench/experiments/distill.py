@@ -30,6 +30,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("teacher", help="a run directory trained with configs/best.yaml")
     parser.add_argument("--unlabeled-rows", type=int, default=None)
+    parser.add_argument("--linear", choices=["naive_bayes", "tfidf"], default="naive_bayes",
+                        help="the teacher's n-gram half (app/ngrams.py)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="the student starts from the teacher's recurrent weights, not from CBOW vectors")
     parser.add_argument("--set", action="append", default=[], help="config overrides for the student")
     args = parser.parse_args()
 
@@ -39,7 +43,7 @@ def main():
     from app.evaluate import classification_metrics
     from app.models import build_model, class_probabilities
     from app.pretrain import embedding_matrix, read_unlabeled
-    from app.tfidf import tfidf_classifier
+    from app import ngrams
     from app.training import fit, set_seed, stratified_split
     from app.vocab import Vocabulary
 
@@ -60,9 +64,13 @@ def main():
     bundle = load_bundle(args.teacher)
     length, truncate = bundle.config.vocab.max_length, bundle.config.vocab.truncate
     recurrent = class_probabilities(bundle.model, bundle.vocab.encode(unlabeled_tokens, length, truncate))[:, 1]
-    tfidf = tfidf_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
-    linear = tfidf.predict_proba(unlabeled_texts)[:, 1]
+    ngram_model = getattr(ngrams, f"{args.linear}_classifier")()
+    ngram_model.fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
+    linear = ngram_model.predict_proba(unlabeled_texts)[:, 1]
     soft = ((recurrent + linear) / 2).astype("float32")
+    test_ids = bundle.vocab.encode(prepared.test_tokens, length, truncate)
+    test_mean = (class_probabilities(bundle.model, test_ids) + ngram_model.predict_proba(prepared.test_texts)) / 2
+    print(f"teacher: test accuracy {np.mean(test_mean.argmax(1) == prepared.y_test):.4f} ({args.linear})", flush=True)
     print(f"teacher: {len(soft):,} unlabeled reviews scored in {time.perf_counter() - teacher_started:.0f}s; "
           f"mean positive {soft.mean():.3f}, {np.mean(np.abs(soft - 0.5) > 0.4):.1%} surer than 0.9; "
           f"the two agree on {np.mean((recurrent > 0.5) == (linear > 0.5)):.1%}", flush=True)
@@ -75,7 +83,11 @@ def main():
     train_ids = np.concatenate([ids[fit_rows], vocab.encode(unlabeled_tokens, length, truncate)])
     train_y = np.concatenate([y[fit_rows], soft])
     model = build_model(config.model, len(vocab), len(prepared.labels.names))
-    model.get_layer("embedding").set_weights([embedding_matrix(prepared.word_vectors, vocab, config.train.seed)[0]])
+    if args.warm_start:  # the same vocabulary: the teacher's was fitted on the same rows and vectors
+        assert bundle.vocab.tokens == vocab.tokens, "the teacher's vocabulary differs"
+        model.set_weights(bundle.model.get_weights())
+    else:
+        model.get_layer("embedding").set_weights([embedding_matrix(prepared.word_vectors, vocab, config.train.seed)[0]])
     fit_started = time.perf_counter()
     print(f"student: {len(train_y):,} training reviews ({len(fit_rows):,} labeled)", flush=True)
     fitted = fit(model, (train_ids, train_y), (ids[val_rows], y[val_rows]), config.train, len(prepared.labels.names))
