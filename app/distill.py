@@ -3,19 +3,19 @@ and the saved model learns from those as well as from the labeled comments.
 
 The teacher is the config's own model, trained first as train.py trains it, averaged
 with a naive-Bayes-scaled n-gram logistic regression (NBSVM, app/ngrams.py) fitted on
-the same training rows. The two
-err on different comments, so their mean is more accurate than either (README:
-"What each choice is worth"). The student, a fresh model of the same config, then
-trains on the labeled comments and on the teacher's probabilities for the unlabeled
-ones: a probability says how sure the teacher is, not only which class it picks.
-With ``warm_start`` the student starts from the teacher's recurrent weights (the
-vocabulary is the same: the same rows and word vectors build it) and fine-tunes, rather
-than starting afresh from the word vectors. Only the student is saved, so prediction still runs one recurrent model and the run
-holds nothing but Keras weights and text files.
+the same training rows. The two err on different comments, so their mean is more
+accurate than either (README: "What each choice is worth"). The student, a model of
+the same config, then trains on the labeled comments and on the teacher's
+probabilities for the unlabeled ones: a probability says how sure the teacher is,
+not only which class it picks. With ``warm_start`` the student starts from the
+teacher's recurrent weights (the same rows and word vectors build the same
+vocabulary) rather than afresh from the word vectors. Only the student is saved, so
+prediction still runs one recurrent model and the run holds nothing but Keras
+weights and text files.
 
 With a checkpoint directory (train.py) the teacher's epochs are checkpointed in
-``teacher/``, then its probabilities in ``teacher.npz`` (with a digest of the
-comments they belong to) until the student, checkpointed in ``student/``, is
+``teacher/``, then its probabilities and weights in ``teacher.npz`` (with a digest of
+the comments they belong to) until the student, checkpointed in ``student/``, is
 trained: ``--resume`` goes on from whichever was interrupted.
 """
 

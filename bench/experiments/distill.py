@@ -1,18 +1,20 @@
-"""Experiment (issue 6): distil the best.yaml + TF-IDF ensemble into one best.yaml model.
+"""Experiment (issue 6): distil a best.yaml + n-gram ensemble into one best.yaml model.
 
     python train.py --config configs/best.yaml --set distill.unlabeled=null --models-dir bench/runs --name best2
-    python bench/experiments/distill.py bench/runs/best2 --unlabeled-rows 200000 --set train.epochs=3
+    python bench/experiments/distill.py bench/runs/best2 --unlabeled-rows 200000 --warm-start --set train.epochs=2
 
 The teacher is the plain mean of a trained best.yaml run's probabilities and those of
-the TF-IDF + logistic regression baseline (app/distill.py, fitted on the same
-training rows). It scores the unlabeled reviews; a new best.yaml model (CBOW start,
-as train.py builds it) then learns from the training reviews' labels and the
-teacher's probabilities for the unlabeled ones (binary cross-entropy takes a soft
-target as it is), is stopped on the labeled validation split, and is scored on the
-test set. ``--unlabeled-rows`` takes a random part of the unlabeled reviews (drawn
-with seed 0; train.py's distill.max_rows draws with train.seed). train.py does all of
-this in one command (the distill section of best.yaml), its teacher trained first;
-this script reuses a trained one, to try the student's settings for less.
+an n-gram model of app/ngrams.py fitted on the same training rows: the naive-Bayes
+one of app/distill.py, or with ``--linear tfidf`` the TF-IDF baseline. It scores the
+unlabeled reviews; a best.yaml model then learns from the training reviews' labels
+and the teacher's probabilities for the unlabeled ones (binary cross-entropy takes a
+soft target as it is), is stopped on the labeled validation split, and is scored on
+the test set. The student starts afresh (CBOW vectors, as train.py builds it), or
+with ``--warm-start`` from the teacher's weights. ``--unlabeled-rows`` takes a random
+part of the unlabeled reviews (drawn with seed 0; train.py's distill.max_rows draws
+with train.seed). train.py does all of this in one command (the distill section of
+best.yaml), its teacher trained first; this script reuses a trained one, to try the
+student's settings for less.
 """
 
 import argparse
