@@ -66,18 +66,24 @@ def uninterrupted(tmp_path_factory):
     return pd.read_csv(models_dir / "uninterrupted" / "history.csv")
 
 
-@pytest.mark.parametrize("phase", ["teacher", "student"])
-def test_an_interrupted_distillation_resumes_to_the_same_model(tmp_path, monkeypatch, capsys, uninterrupted, phase):
+@pytest.mark.parametrize("phase, checkpointed", [("teacher", True), ("student", True), ("student", False)])
+def test_an_interrupted_distillation_resumes_to_the_same_model(tmp_path, monkeypatch, capsys, uninterrupted, phase,
+                                                               checkpointed):
     """Ctrl-C after the first epoch of the teacher or of the student; --resume goes on
-    from there (the teacher's probabilities are not recomputed once the student started)."""
+    from there (the teacher's probabilities are not recomputed once the student started).
+    Interrupted before its first epoch is checkpointed, the student starts again from
+    the teacher's weights as saved with its probabilities."""
     saving = EpochRecorder.on_epoch_end
 
-    def interrupt_after_the_first_epoch_of_the_phase(self, epoch, logs=None):
+    def interrupt_in_the_first_epoch_of_the_phase(self, epoch, logs=None):
+        in_phase = self.directory is not None and self.directory.name == phase
+        if in_phase and not checkpointed:
+            raise KeyboardInterrupt
         saving(self, epoch, logs)
-        if self.directory is not None and self.directory.name == phase:
+        if in_phase:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(EpochRecorder, "on_epoch_end", interrupt_after_the_first_epoch_of_the_phase)
+    monkeypatch.setattr(EpochRecorder, "on_epoch_end", interrupt_in_the_first_epoch_of_the_phase)
     assert train(tmp_path, "resumed") == 130  # Ctrl-C
     monkeypatch.undo()
     assert "the work completed so far is kept" in capsys.readouterr().err
