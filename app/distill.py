@@ -31,7 +31,7 @@ import numpy as np
 
 from app.errors import DataError
 
-TEACHER_FILE = "teacher.npz"  # in the checkpoint directory: the teacher's probabilities
+TEACHER_FILE = "teacher.npz"  # in the checkpoint directory: the teacher's probabilities and weights
 TEACHER_DIR, STUDENT_DIR = "teacher", "student"  # in the checkpoint directory: each one's epochs
 
 
@@ -48,10 +48,12 @@ class Teaching:
 
 
 def teach(config, prepared, fit_rows, checkpoint_dir=None, resume=False):
-    """Train the teacher on ``fit_rows`` and return its probabilities for the unlabeled
-    comments of ``config.distill`` (None when NSMC's unlabeled file is missing: the
-    student then trains as a plain model, as pretraining does without it)."""
+    """Train the teacher on ``fit_rows``: a Teaching with its probabilities for the
+    unlabeled comments of ``config.distill`` and its recurrent weights (None when NSMC's
+    unlabeled file is missing: the student then trains as a plain model, as
+    pretraining does without it)."""
     from app.experiment import log_tokenizing
+    from app.training import remove_checkpoint
 
     texts = _read_unlabeled(config)
     if texts is None:
@@ -59,7 +61,8 @@ def teach(config, prepared, fit_rows, checkpoint_dir=None, resume=False):
     tokens = prepared.tokenizer.tokenize(texts, progress=True)
     log_tokenizing(prepared.tokenizer, "unlabeled")
     prepared.tokenizer.close()
-    digest = _digest(texts)
+    # the labeled rows too: the teacher's vocabulary and weights come from them
+    digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
     saved = Path(checkpoint_dir) / TEACHER_FILE if checkpoint_dir else None
     if resume and saved and saved.exists():
         with np.load(saved, allow_pickle=False) as arrays:
@@ -67,8 +70,9 @@ def teach(config, prepared, fit_rows, checkpoint_dir=None, resume=False):
                 print(f"teacher: its probabilities for {len(tokens):,} unlabeled comments read from {saved}")
                 weights = [arrays[f"weight_{i}"] for i in range(int(arrays["weight_count"]))]
                 return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])), weights)
-        print(f"note: {saved} is another teacher's (other unlabeled comments, or an older version); "
-              f"training the teacher again")
+        print(f"note: {saved} is another teacher's (other comments, or an older version); "
+              f"training the teacher and the student again")
+        remove_checkpoint(student_checkpoint(checkpoint_dir))  # it learned from that teacher
     teaching = _train_teacher(config, prepared, fit_rows, texts, tokens, checkpoint_dir, resume)
     if saved:
         _save_atomically(saved, targets=teaching.targets, report=np.array(json.dumps(teaching.report)),
@@ -85,24 +89,27 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, checkpoint_dir, re
     from app.ngrams import naive_bayes_classifier
 
     started = time.perf_counter()
-    print(f"\n=== teacher: {config.name or config.model.cell} without distillation, then naive-Bayes n-grams", flush=True)
+    # the n-gram half first: the recurrent half's checkpoint is gone once it finishes,
+    # so the work after it, which a Ctrl-C would lose, should be short
+    print(f"\n=== teacher: naive-Bayes n-grams, then {config.name or config.model.cell} without distillation",
+          flush=True)
+    linear = naive_bayes_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
+    linear_unlabeled, linear_test = linear.predict_proba(texts), linear.predict_proba(prepared.test_texts)
+    print(f"naive-Bayes n-grams + logistic regression fitted on {len(fit_rows):,} comments and run on "
+          f"{len(texts):,} unlabeled ones", flush=True)
     teacher_checkpoint = Path(checkpoint_dir) / TEACHER_DIR if checkpoint_dir else None
     recurrent = train_model(dataclasses.replace(config, distill=type(config.distill)()), prepared,
                             checkpoint_dir=teacher_checkpoint, resume=resume)
     if recurrent is None:
         raise TeacherDiverged
-    linear = naive_bayes_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
-    print(f"naive-Bayes n-grams + logistic regression fitted on {len(fit_rows):,} comments; scoring {len(texts):,} "
-          f"unlabeled ones with both", flush=True)
     length, truncate = config.vocab.max_length, config.vocab.truncate
     unlabeled = (class_probabilities(recurrent.model, recurrent.vocab.encode(tokens, length, truncate))
-                 + linear.predict_proba(texts)) / 2
+                 + linear_unlabeled) / 2
     targets = (unlabeled[:, 1] if len(prepared.labels.names) == 2 else unlabeled).astype("float32")
 
     def accuracy(probabilities):
         return classification_metrics(prepared.y_test, probabilities, prepared.labels.names)["accuracy"]
 
-    linear_test = linear.predict_proba(prepared.test_texts)
     report = {
         "unlabeled_comments": len(texts),
         "teacher_accuracy": accuracy((recurrent.test_probabilities + linear_test) / 2),
@@ -137,10 +144,12 @@ def _read_unlabeled(config):
     return texts
 
 
-def _digest(texts):
+def _digest(unlabeled, labeled, labels):
     digest = hashlib.sha256()
-    for text in texts:
+    digest.update(f"{len(unlabeled)} unlabeled, {len(labeled)} labeled\n".encode())
+    for text in [*unlabeled, *labeled]:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 

@@ -123,7 +123,8 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set.
 
     With ``config.distill`` a teacher is trained first (app/distill.py) and the model
-    learns from its probabilities for unlabeled comments too. Returns None when the
+    learns from its probabilities for unlabeled comments too, starting from the
+    teacher's weights with ``distill.warm_start``. Returns None when the
     loss diverged (NaN/inf), after saying so on stderr.
     """
     from app import distill, report

@@ -8,6 +8,7 @@ recurrent ones, and a mean of the two beats both.
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
 
 
 def tfidf_features():
@@ -34,7 +35,7 @@ def tfidf_classifier():
 
 class NaiveBayesScaling(TransformerMixin, BaseEstimator):
     """Scales each binary feature of a two-class problem by its naive Bayes log-count
-    ratio, log(share among positives / share among negatives), before a linear model:
+    ratio, log(share in the second class / share in the first), before a linear model:
     NBSVM (Wang and Manning 2012, "Baselines and bigrams"), a strong sentiment baseline.
     ``alpha`` smooths the counts."""
 
@@ -42,14 +43,20 @@ class NaiveBayesScaling(TransformerMixin, BaseEstimator):
         self.alpha = alpha
 
     def fit(self, X, y):
-        y = np.asarray(y)
-        positive = np.asarray(X[y == 1].sum(axis=0)).ravel() + self.alpha
-        negative = np.asarray(X[y != 1].sum(axis=0)).ravel() + self.alpha
-        self.ratio_ = (np.log(positive / positive.sum()) - np.log(negative / negative.sum())).astype(np.float32)
+        X, y = check_array(X, accept_sparse="csr", dtype=np.float32), np.asarray(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"NaiveBayesScaling needs two classes, got {len(self.classes_)}: {self.classes_[:5]}")
+        second = y == self.classes_[1]
+        counts = [np.asarray(X[rows].sum(axis=0)).ravel() + self.alpha for rows in (second, ~second)]
+        shares = [count / count.sum() for count in counts]
+        self.ratio_ = (np.log(shares[0]) - np.log(shares[1])).astype(np.float32)
         return self
 
     def transform(self, X):
-        return X.multiply(self.ratio_).tocsr()
+        check_is_fitted(self, "ratio_")
+        X = check_array(X, accept_sparse="csr", dtype=np.float32)
+        return X.multiply(self.ratio_).tocsr() if hasattr(X, "multiply") else X * self.ratio_
 
 
 def naive_bayes_classifier():

@@ -467,8 +467,9 @@ def distilled_notes(models):
     for name, m in models.items():
         teacher = m.get("distill")
         if teacher:
+            ngrams = teacher.get("teacher_ngram_accuracy", teacher.get("teacher_tfidf_accuracy"))  # before ced5c43
             lines += ["", f"{name}: distilled from a teacher (its recurrent model {teacher['teacher_recurrent_accuracy']:.4f}, "
-                          f"n-grams {teacher['teacher_ngram_accuracy']:.4f}, their mean {teacher['teacher_accuracy']:.4f}) "
+                          f"n-grams {ngrams:.4f}, their mean {teacher['teacher_accuracy']:.4f}) "
                           f"trained and run in {teacher['teacher_seconds']:.0f} s, on {teacher['unlabeled_comments']:,} "
                           f"unlabeled reviews; s/epoch and fit s are the student's."]
     return lines

@@ -2,6 +2,7 @@
 binary n-grams + logistic regression (NBSVM), on the bundled samples."""
 
 import numpy as np
+import pytest
 from scipy.sparse import csr_matrix
 
 from app.config import DataConfig
@@ -17,6 +18,12 @@ def test_a_feature_seen_only_in_positive_comments_gets_a_positive_ratio_and_a_sh
     positive_only, negative_only, shared = scaling.ratio_
     assert positive_only > 0 > negative_only and abs(shared) < 1e-6
     assert np.allclose(scaling.transform(X).toarray()[0], [positive_only, 0, shared])
+    assert np.allclose(scaling.transform(X.toarray()), scaling.transform(X).toarray())  # dense input too
+
+    named = NaiveBayesScaling().fit(X, ["pos", "pos", "neg", "neg"])  # the second class in sorted order
+    assert np.allclose(named.ratio_, scaling.ratio_)
+    with pytest.raises(ValueError, match="two classes, got 3"):
+        NaiveBayesScaling().fit(X, [0, 1, 2, 2])
 
 
 def _read(path):

@@ -86,7 +86,9 @@ def main():
     train_y = np.concatenate([y[fit_rows], soft])
     model = build_model(config.model, len(vocab), len(prepared.labels.names))
     if args.warm_start:  # the same vocabulary: the teacher's was fitted on the same rows and vectors
-        assert bundle.vocab.tokens == vocab.tokens, "the teacher's vocabulary differs"
+        if bundle.vocab.tokens != vocab.tokens:
+            raise SystemExit(f"error: {args.teacher}: its vocabulary is not best.yaml's on these rows; "
+                             "no --warm-start from it")
         model.set_weights(bundle.model.get_weights())
     else:
         model.get_layer("embedding").set_weights([embedding_matrix(prepared.word_vectors, vocab, config.train.seed)[0]])
