@@ -165,15 +165,15 @@ def train_model(config, prepared, checkpoint_dir=None, resume=False):
     # The model, and where each layer's parameters come from
     names = prepared.labels.names
     model = build_model(config.model, len(vocab), len(names))
-    if prepared.word_vectors is not None:
+    if teaching and config.distill.warm_start:  # the same rows and vectors built the teacher's vocabulary
+        model.set_weights(teaching.weights)
+        print("the student starts from the teacher's weights (distill.warm_start)")
+    elif prepared.word_vectors is not None:
         from app.pretrain import embedding_matrix
 
         weights, found = embedding_matrix(prepared.word_vectors, vocab, train_cfg.seed)
         model.get_layer("embedding").set_weights([weights])
         print(f"embedding: {found:,} of {len(vocab):,} tokens start from their pretrained vector")
-    if teaching and config.distill.warm_start:  # the same rows and vectors built the teacher's vocabulary
-        model.set_weights(teaching.weights)
-        print("the student starts from the teacher's weights (distill.warm_start)")
     params = parameter_table(model)
     print(report.format_parameter_table(params))
 
