@@ -1,24 +1,63 @@
 """kosent: Korean comment sentiment with recurrent networks.
 
-The flow of train.py, one module a step:
-    config      the typed schema, YAML loading, --set overrides
-    data        readers (TSV, CSV, JSON Lines, text), encodings, labels, NSMC location
-    tokenizer   MeCab / Okt / Kiwi / characters, on every core, with a disk cache
-    vocab       tokens to ids, padding, truncation, coverage
-    models      SimpleRNN / LSTM / GRU from the config, closed-form parameter counts
-    training    seeds, splits, fitting, epoch checkpoints (--resume)
-    experiment  prepare the data once, train one model (shared by train.py and --compare)
-    evaluate    scikit-learn metrics
-    bundle      saving and loading a run directory (atomic, safe_mode)
-    inference   comments in, probabilities and a status out (predict.py)
-    report      the parameter table and plots
-    errors      one-line errors for bad input
-Comparing models (train.py --compare, predict.py --compare):
-    compare     scoring saved runs on one test set, significance, length buckets, tables
-    html_report the self-contained report.html (figures and a Hangul font embedded)
-Looking inside (predict.py --explain, python -m app.explain):
-    gates       LSTM/GRU gates and SimpleRNN state changes recomputed from the weights
-    attribution integrated-gradients word attributions, terminal and HTML views
-    explain     gradients through time per cell type, gradient norm with/without clipping
-Nothing here imports TensorFlow at package import time.
+    from app import Classifier, load_config, train
+
+    clf = Classifier.load("models/<run>")
+    clf.predict(["배우들 연기가 정말 좋았어요", ""])
+    run = train(load_config("configs/quick.yaml", ["model.units=16"]))
+
+The package, one subpackage per concern; each imports only those below it
+(CONTRIBUTING.md draws it, import-linter checks it):
+
+    cli          train.py, predict.py and python -m app.cli.explain: arguments in, exit codes out
+    comparison   several models on one test set: scores, significance, the report
+    training     train(config): prepare the data, fit with checkpoints, pretrain, distil
+    inference    Classifier: a saved run loaded once, comments in, predictions out
+    interpret    gate traces, word attributions, gradients through time
+    reporting    tables, plots, the HTML report
+    artifacts    SavedRun: the run directory, saved and loaded
+    config       the typed schema and YAML loading
+    modeling     cells, poolings and optimizers (registries), layers, the model, parameter formulas
+    text         tokenizer backends (registry), the tokenizer, the vocabulary
+    data         readers and writers of comment files, labels, NSMC
+    evaluation   metrics and significance
+    files, paths, logs, registry, errors   the base every layer may use
+
+Importing the package is cheap: TensorFlow loads only when a model is built,
+trained or loaded.
 """
+
+from typing import TYPE_CHECKING
+
+from app.config import Config, load_config
+from app.errors import (
+    BundleError,
+    ConfigError,
+    DataError,
+    InputError,
+    TrainingDiverged,
+    TrainingFailed,
+)
+
+if TYPE_CHECKING:
+    from app.artifacts.run import SavedRun
+    from app.inference.classifier import Classifier, Prediction
+    from app.training.run import train
+
+__all__ = ["BundleError", "Classifier", "Config", "ConfigError", "DataError", "InputError", "Prediction",
+           "SavedRun", "TrainingDiverged", "TrainingFailed", "load_config", "train"]
+
+_LAZY = {  # name -> the module that defines it, imported on first use (it brings pandas and more)
+    "Classifier": "app.inference.classifier",
+    "Prediction": "app.inference.classifier",
+    "SavedRun": "app.artifacts.run",
+    "train": "app.training.run",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'app' has no attribute {name!r}")

@@ -26,13 +26,11 @@ worker processes re-import this file and must not pay for them.
 import argparse
 import json
 import re
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 SEED = 42
 STOPWORDS = frozenset(["의", "가", "이", "은", "들", "는", "좀", "잘", "걍", "과", "도", "를", "으로", "자", "에", "와", "한",
@@ -46,7 +44,7 @@ def read_split(train_path, test_path):
     """(texts, class indices) of the training and the test file, read as train.py reads
     them, and the class names; test labels are indexed like the training ones."""
     from app.config import DataConfig
-    from app.data import LabelSet, load_labeled
+    from app.data.readers import LabelSet, load_labeled
 
     data = DataConfig()
     (frame, _, source), (test_frame, _, test_source) = load_labeled(str(train_path), data), load_labeled(str(test_path), data)
@@ -61,8 +59,8 @@ def read_split(train_path, test_path):
 
 def train_tfidf(train, test, names):
     """Fit TF-IDF + logistic regression on ``train`` (texts, labels); test metrics and timings."""
-    from app.ngrams import tfidf_classifier
-    from app.evaluate import classification_metrics
+    from app.evaluation.metrics import classification_metrics
+    from app.training.ngrams import tfidf_classifier
 
     (texts, y), (test_texts, y_test) = train, test
     started = time.perf_counter()
@@ -121,8 +119,8 @@ def train_tutorial(train, test, names, epochs=15):
     import keras
     import numpy as np
 
-    from app.evaluate import classification_metrics
-    from app.tokenizer import Tokenizer
+    from app.evaluation.metrics import classification_metrics
+    from app.text.tokenizer import Tokenizer
 
     (texts, y), (test_texts, y_test) = train, test
     if len(names) != 2:

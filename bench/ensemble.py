@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None):
@@ -26,24 +25,23 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, required=True, help="where the metrics go (JSON)")
     args = parser.parse_args(argv)
 
-    from app.bundle import load_bundle
+    from app.artifacts.run import SavedRun
     from app.config import DataConfig
-    from app.data import load_labeled
-    from app.evaluate import classification_metrics, format_metrics
-    from app.inference import encode_comments
-    from app.models import class_probabilities
+    from app.data.readers import load_labeled
+    from app.evaluation.metrics import classification_metrics, format_metrics
+    from app.modeling.network import class_probabilities
 
     started = time.perf_counter()
     data = DataConfig()
     frame, _, _ = load_labeled(str(args.test), data)
     texts, members, names, total = frame[data.text_column].tolist(), {}, None, 0.0
     for run in args.runs:
-        bundle = load_bundle(run)
+        bundle = SavedRun.load(run)
         if names is not None and bundle.labels.names != names:
             raise SystemExit(f"error: {run}: classes {bundle.labels.names} differ from {names}")
         names = bundle.labels.names
         y = bundle.labels.encode(frame[data.label_column])
-        _, ids = encode_comments(bundle, texts)
+        _, ids = bundle.encode(texts)
         probabilities = class_probabilities(bundle.model, ids)
         bundle.tokenizer.close()
         accuracy = float((probabilities.argmax(axis=1) == y).mean())

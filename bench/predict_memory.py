@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from app.data import resolve_data_path  # noqa: E402
+from app.data.readers import resolve_data_path  # noqa: E402
 
 
 def write_input(path, rows):

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 PARTS = ["configs", "ensemble", "tfidf", "tutorial", "tokenize", "predict"]
 BASELINES = {"tfidf": "tfidf_logreg", "tutorial": "tutorial_okt_lstm"}  # part -> name in the results
@@ -135,7 +134,7 @@ def shown(command):
 def prepare_data(sizes, work_dir):
     """The train and test files every model uses: NSMC itself, or for --quick seeded
     random samples of it written to ``work_dir``."""
-    from app.data import resolve_data_path
+    from app.data.readers import resolve_data_path
 
     train, test = resolve_data_path("nsmc:train"), resolve_data_path("nsmc:test")
     if sizes.train_rows is None:
@@ -154,7 +153,7 @@ def sample_rows(source, rows, target):
 def nsmc_comments(count):
     """The first ``count`` NSMC comments, test reviews first, then training reviews."""
     from app.config import DataConfig
-    from app.data import load_labeled
+    from app.data.readers import load_labeled
 
     texts = []
     for spec in ("nsmc:test", "nsmc:train"):
@@ -275,7 +274,8 @@ def part_tokenize(bench):
     (Okt's Java VM, Kiwi's model) and starting the worker processes count, as they
     do in train.py.
     """
-    from app.tokenizer import BACKENDS, Tokenizer
+    from app.text.backends import BACKENDS
+    from app.text.tokenizer import Tokenizer
 
     texts = nsmc_comments(bench.sizes.tokenize_comments)
     per_second, workers_used = {}, 0

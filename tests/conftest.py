@@ -27,13 +27,14 @@ def tiny_config():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_config):
-    """A real bundle saved by save_bundle: Okt-free, MeCab tokens, a 2-epoch LSTM."""
-    from app.bundle import save_bundle
-    from app.data import LabelSet, load_labeled
-    from app.models import build_model, parameter_table
-    from app.tokenizer import Tokenizer
-    from app.training import fit, set_seed
-    from app.vocab import Vocabulary
+    """A real run saved by SavedRun.save: Okt-free, MeCab tokens, a 2-epoch LSTM."""
+    from app.artifacts.run import SavedRun
+    from app.data.readers import LabelSet, load_labeled
+    from app.modeling.network import build_model
+    from app.modeling.parameters import parameter_table
+    from app.text.tokenizer import Tokenizer
+    from app.text.vocab import Vocabulary
+    from app.training.fit import fit, set_seed
 
     config = tiny_config
     set_seed(config.train.seed)
@@ -47,7 +48,8 @@ def tiny_run(tmp_path_factory, tiny_config):
     model = build_model(config.model, len(vocab), 2)
     history = fit(model, (ids, y), (ids[:40], y[:40]), config.train, 2)
     models_dir = tmp_path_factory.mktemp("models")
-    path = save_bundle(models_dir, "tiny", model=model, config=config, tokenizer=tokenizer, vocab=vocab,
-                       labels=labels, metrics={"accuracy": 0.0, "macro_f1": 0.0, "params": model.count_params()},
-                       params=parameter_table(model), history=history.history)
+    run = SavedRun(model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,
+                   metrics={"accuracy": 0.0, "macro_f1": 0.0, "params": model.count_params()},
+                   params=parameter_table(model), history=history.history)
+    path = run.save(models_dir, "tiny").path
     return path

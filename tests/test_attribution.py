@@ -10,18 +10,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import predict
-from app.attribution import (
+from app.artifacts.run import SavedRun
+from app.cli import predict
+from app.cli.predict import explain_comments
+from app.errors import DataError
+from app.inference.classifier import Classifier
+from app.interpret.attribution import (
     Explanation,
     attribution_html,
     attribution_line,
-    explain_comments,
     integrated_gradients,
     use_color,
 )
-from app.bundle import load_bundle
-from app.errors import DataError
-from app.models import build_model, class_probabilities
+from app.modeling.network import build_model, class_probabilities
 
 LECTURE_COMMENT = "사무직은 초근도 못하고 야근수당도 없는데 그런데 생산직은 좋겠죠"
 COMMENTS = [LECTURE_COMMENT, "배우들 연기가 정말 좋았어요", "시간 아깝다 최악"]
@@ -29,7 +30,7 @@ COMMENTS = [LECTURE_COMMENT, "배우들 연기가 정말 좋았어요", "시간 
 
 @pytest.fixture(scope="module")
 def bundle(tiny_run):
-    return load_bundle(tiny_run, workers=1)
+    return SavedRun.load(tiny_run, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_explain_comments_prints_and_writes_a_view_per_comment_up_to_the_limit(b
     out = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        explanations = explain_comments(bundle, [LECTURE_COMMENT, "", "좋다", "나쁘다"], tmp_path / "views", limit=3, stream=out)
+        explanations = explain_comments(Classifier(bundle), [LECTURE_COMMENT, "", "좋다", "나쁘다"], tmp_path / "views", limit=3, stream=out)
     assert not [w for w in caught if "Glyph" in str(w.message)]  # every character of the heatmaps' titles and ticks drawn
     assert [e.number for e in explanations] == [1, 3]
     text = out.getvalue()
@@ -128,11 +129,11 @@ def test_explain_comments_prints_and_writes_a_view_per_comment_up_to_the_limit(b
 
 def test_nothing_to_explain_is_a_one_line_error(bundle, tmp_path):
     with pytest.raises(DataError, match=r"^--explain: no comment to explain \(empty\)$"):
-        explain_comments(bundle, ["  "], tmp_path, stream=io.StringIO())
+        explain_comments(Classifier(bundle), ["  "], tmp_path, stream=io.StringIO())
     with pytest.raises(DataError, match="no token the model's vocabulary knows"):
-        explain_comments(bundle, ["㉿㉿㉿"], tmp_path, stream=io.StringIO())
+        explain_comments(Classifier(bundle), ["㉿㉿㉿"], tmp_path, stream=io.StringIO())
     with pytest.raises(DataError, match="the input has no comments"):
-        explain_comments(bundle, [], tmp_path, stream=io.StringIO())
+        explain_comments(Classifier(bundle), [], tmp_path, stream=io.StringIO())
 
 
 def test_predict_explain_prints_the_views_and_refuses_an_empty_comment(tiny_run, tmp_path, capsys):

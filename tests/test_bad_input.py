@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import predict
-from app.data import open_source, read_comments
+from app.cli import predict
+from app.data.readers import open_source, read_comments
 from app.errors import DataError
 
 NASTY = [
@@ -124,7 +124,7 @@ def test_negative_worker_counts_are_refused_by_the_parser(tiny_run):
 
 
 def test_a_bad_run_name_stops_before_any_training(capsys):
-    import train
+    from app.cli import train
 
     assert train.main(["--config", "configs/quick.yaml", "--name", "a/b"]) == 2
     assert "run name 'a/b' must be" in capsys.readouterr().err
@@ -141,7 +141,7 @@ def test_a_tab_inside_a_comment_is_an_error_but_trailing_tabs_are_fine(tmp_path)
 
 
 def test_cp949_is_detected_from_a_sample_cut_inside_a_character():
-    from app.data import detect_encoding
+    from app.data.readers import detect_encoding
 
     cut = ("가나다" * 10).encode("cp949")[:-1]  # ends on the first byte of 다
     assert detect_encoding(cut, whole=False) == "cp949"
@@ -149,7 +149,7 @@ def test_cp949_is_detected_from_a_sample_cut_inside_a_character():
 
 
 def test_resume_without_an_interrupted_training_says_so(tmp_path, capsys):
-    import train
+    from app.cli import train
 
     assert train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--resume"]) == 2
     assert "no interrupted training of this config to resume" in capsys.readouterr().err

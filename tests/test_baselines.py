@@ -4,12 +4,19 @@ runs themselves (bench/run.py) are not part of the test suite."""
 
 import numpy as np
 import pytest
-
-from app.ngrams import tfidf_features
-from app.tokenizer import Tokenizer
-from bench.baselines import (STOPWORDS, TUTORIAL_LENGTH, read_split, train_tfidf, tutorial_sequences,
-                             tutorial_tokens, tutorial_vocabulary)
 from conftest import SAMPLE
+
+from app.text.tokenizer import Tokenizer
+from app.training.ngrams import tfidf_features
+from bench.baselines import (
+    STOPWORDS,
+    TUTORIAL_LENGTH,
+    read_split,
+    train_tfidf,
+    tutorial_sequences,
+    tutorial_tokens,
+    tutorial_vocabulary,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Saved runs: a faithful round trip, atomic saves, and refusal of anything damaged or unsafe."""
 
+import dataclasses
 import json
 import shutil
 
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from app.bundle import _sha256, load_bundle, save_bundle
+from app.artifacts.run import SavedRun, _sha256
 from app.errors import BundleError
-from app.inference import predict_texts
+from app.inference.classifier import Classifier
 
 COMMENTS = ["배우들 연기가 정말 좋았어요", "시간 아깝다", "그냥 그랬다"]
 
@@ -31,55 +32,52 @@ def test_a_saved_run_holds_everything_predict_needs(tiny_run):
 
 
 def test_round_trip_gives_the_same_probabilities_alone_and_in_a_batch(tiny_run):
-    bundle = load_bundle(tiny_run, workers=1)
-    batch, status = predict_texts(bundle, COMMENTS)
+    bundle = SavedRun.load(tiny_run, workers=1)
+    batch, status = Classifier(bundle).predict_proba(COMMENTS)
     assert list(status) == ["ok", "ok", "ok"]
     for i, comment in enumerate(COMMENTS):
-        alone, _ = predict_texts(bundle, [comment])
+        alone, _ = Classifier(bundle).predict_proba([comment])
         np.testing.assert_allclose(alone[0], batch[i], atol=1e-6)
     np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-6)
 
 
 def test_empty_comments_and_unknown_words_get_a_status_instead_of_a_label(tiny_run):
-    bundle = load_bundle(tiny_run, workers=1)
-    probabilities, status = predict_texts(bundle, ["", "   ", "qqqzzz", "정말 좋았어요"])
+    bundle = SavedRun.load(tiny_run, workers=1)
+    probabilities, status = Classifier(bundle).predict_proba(["", "   ", "qqqzzz", "정말 좋았어요"])
     assert list(status) == ["empty", "empty", "no_known_tokens", "ok"]
     assert np.isnan(probabilities[:3]).all() and not np.isnan(probabilities[3]).any()
 
 
 def test_a_failed_save_leaves_nothing_behind(tiny_run, tmp_path):
-    bundle = load_bundle(tiny_run, workers=1)
+    bundle = SavedRun.load(tiny_run, workers=1)
 
     def crash(directory):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        save_bundle(tmp_path, "crashed", model=bundle.model, config=bundle.config, tokenizer=bundle.tokenizer,
-                    vocab=bundle.vocab, labels=bundle.labels, metrics={}, params=[], history={"loss": [1.0]},
-                    plots=[crash])
+        dataclasses.replace(bundle, history={"loss": [1.0]}).save(tmp_path, "crashed", plots=[crash])
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_taken_run_name_gets_a_suffix_instead_of_mixing_files(tiny_run, tmp_path):
-    bundle = load_bundle(tiny_run, workers=1)
-    paths = [save_bundle(tmp_path, "same", model=bundle.model, config=bundle.config, tokenizer=bundle.tokenizer,
-                         vocab=bundle.vocab, labels=bundle.labels, metrics={}, params=[], history={"loss": [1.0]})
+    bundle = SavedRun.load(tiny_run, workers=1)
+    paths = [dataclasses.replace(bundle, history={"loss": [1.0]}).save(tmp_path, "same").path
              for _ in range(2)]
     assert [p.name for p in paths] == ["same", "same-2"]
 
 
 def test_a_directory_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(BundleError, match="not a model directory"):
-        load_bundle(tmp_path / "nowhere")
+        SavedRun.load(tmp_path / "nowhere")
     with pytest.raises(BundleError, match="missing bundle.json"):
-        load_bundle(tmp_path)
+        SavedRun.load(tmp_path)
 
 
 def test_a_missing_file_is_named(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     (run / "vocab.txt").unlink()
     with pytest.raises(BundleError, match="missing vocab.txt"):
-        load_bundle(run)
+        SavedRun.load(run)
 
 
 def test_a_truncated_model_file_is_refused_by_its_checksum(tiny_run, tmp_path):
@@ -87,7 +85,7 @@ def test_a_truncated_model_file_is_refused_by_its_checksum(tiny_run, tmp_path):
     data = (run / "model.keras").read_bytes()
     (run / "model.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(BundleError, match="SHA-256 does not match"):
-        load_bundle(run)
+        SavedRun.load(run)
 
 
 def test_a_config_edited_to_an_unknown_cell_is_refused(tiny_run, tmp_path):
@@ -96,7 +94,7 @@ def test_a_config_edited_to_an_unknown_cell_is_refused(tiny_run, tmp_path):
     config["model"]["cell"] = "transformer"
     (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     with pytest.raises(BundleError, match="model.cell = 'transformer' must be one of simple_rnn, lstm, gru"):
-        load_bundle(run)
+        SavedRun.load(run)
 
 
 def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused(tiny_run, tmp_path):
@@ -104,14 +102,14 @@ def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused(tiny_run, tmp_p
     lines = (run / "vocab.txt").read_text(encoding="utf-8").split("\n")
     (run / "vocab.txt").write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")
     with pytest.raises(BundleError, match="vocab.txt has .* tokens but the model's embedding expects"):
-        load_bundle(run)
+        SavedRun.load(run)
 
 
 def test_labels_that_do_not_fit_the_output_are_refused(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     (run / "labels.json").write_text(json.dumps({"values": ["0", "1", "2"], "names": ["a", "b", "c"]}), encoding="utf-8")
     with pytest.raises(BundleError, match="labels.json has 3 classes but the model outputs 2"):
-        load_bundle(run)
+        SavedRun.load(run)
 
 
 def test_a_model_with_a_lambda_layer_is_refused_and_not_executed(tiny_run, tmp_path):
@@ -126,7 +124,7 @@ def test_a_model_with_a_lambda_layer_is_refused_and_not_executed(tiny_run, tmp_p
     info["model_sha256"] = _sha256(run / "model.keras")  # an attacker can fix the checksum too
     (run / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
     with pytest.raises(BundleError, match="cannot be loaded safely"):
-        load_bundle(run)
+        SavedRun.load(run)
     assert not marker.exists()
 
 
@@ -134,25 +132,24 @@ def test_a_model_with_a_lambda_layer_is_refused_and_not_executed(tiny_run, tmp_p
 def test_each_cell_predicts_the_same_alone_in_a_batch_and_after_a_round_trip(cell, tiny_config, tmp_path):
     import dataclasses
 
-    from app.bundle import Bundle
-    from app.data import LabelSet
-    from app.models import build_model
-    from app.tokenizer import Tokenizer
-    from app.vocab import Vocabulary
+    from app.artifacts.run import SavedRun
+    from app.data.readers import LabelSet
+    from app.modeling.network import build_model
+    from app.text.tokenizer import Tokenizer
+    from app.text.vocab import Vocabulary
 
     config = dataclasses.replace(tiny_config, model=dataclasses.replace(tiny_config.model, cell=cell, pooling="max_mean"))
     tokenizer = Tokenizer("mecab", workers=1, cache=False)
     vocab = Vocabulary.fit(tokenizer.tokenize(COMMENTS), max_size=50, min_count=1)
     labels = LabelSet.fit(["0", "1"], {"0": "negative", "1": "positive"})
     model = build_model(config.model, len(vocab), 2)
-    in_memory = Bundle(tmp_path, model, config, tokenizer, vocab, labels, {})
-    batch, _ = predict_texts(in_memory, COMMENTS)
-    path = save_bundle(tmp_path, cell, model=model, config=config, tokenizer=tokenizer, vocab=vocab, labels=labels,
-                       metrics={}, params=[], history={"loss": [1.0]})
-    loaded = load_bundle(path, workers=1)
-    np.testing.assert_allclose(predict_texts(loaded, COMMENTS)[0], batch, atol=1e-6)
+    in_memory = SavedRun(model, config, tokenizer, vocab, labels, {}, path=tmp_path)
+    batch, _ = Classifier(in_memory).predict_proba(COMMENTS)
+    path = dataclasses.replace(in_memory, history={"loss": [1.0]}).save(tmp_path, cell).path
+    loaded = SavedRun.load(path, workers=1)
+    np.testing.assert_allclose(Classifier(loaded).predict_proba(COMMENTS)[0], batch, atol=1e-6)
     for i, comment in enumerate(COMMENTS):
-        np.testing.assert_allclose(predict_texts(loaded, [comment])[0][0], batch[i], atol=1e-6)
+        np.testing.assert_allclose(Classifier(loaded).predict_proba([comment])[0][0], batch[i], atol=1e-6)
 
 
 def test_nothing_in_the_project_loads_models_unsafely():
@@ -168,16 +165,16 @@ def test_nothing_in_the_project_loads_models_unsafely():
 def test_chunks_predicted_while_the_next_is_tokenized_come_back_whole_and_in_order(tiny_run):
     import pandas as pd
 
-    from app.inference import predict_chunks, predict_texts
+    from app.inference.classifier import Classifier
 
-    bundle = load_bundle(tiny_run)
+    bundle = SavedRun.load(tiny_run)
     texts = ["정말 재밌어요", "", "최악의 영화", "배우 연기 좋았다", "ㅋㅋㅋ", "시간 아깝다", "zzz"]
     chunks = [pd.DataFrame({"document": texts[i:i + 3]}, dtype=object) for i in range(0, len(texts), 3)]
-    results = list(predict_chunks(bundle, chunks, "document"))
+    results = list(Classifier(bundle).predict_chunks(chunks, "document"))
     assert [chunk["document"].tolist() for chunk, _, _ in results] == [c["document"].tolist() for c in chunks]
     probabilities = np.concatenate([p for _, p, _ in results])
     status = np.concatenate([s for _, _, s in results])
-    expected_probabilities, expected_status = predict_texts(bundle, texts)
+    expected_probabilities, expected_status = Classifier(bundle).predict_proba(texts)
     np.testing.assert_allclose(probabilities, expected_probabilities, atol=1e-6)
     assert status.tolist() == expected_status.tolist()
 
@@ -186,13 +183,13 @@ def test_an_error_reading_a_later_chunk_reaches_the_caller_after_the_earlier_one
     import pandas as pd
 
     from app.errors import DataError
-    from app.inference import predict_chunks
+    from app.inference.classifier import Classifier
 
     def chunks():
         yield pd.DataFrame({"document": ["좋아요"]}, dtype=object)
         raise DataError("comments.tsv: line 2: bad bytes")
 
-    predicted = predict_chunks(load_bundle(tiny_run), chunks(), "document")
+    predicted = Classifier(SavedRun.load(tiny_run)).predict_chunks(chunks(), "document")
     assert next(predicted)[0]["document"].tolist() == ["좋아요"]
     with pytest.raises(DataError, match="line 2"):
         next(predicted)

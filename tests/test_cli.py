@@ -9,7 +9,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import PROJECT_ROOT
 
 
@@ -98,3 +97,16 @@ def test_predict_refuses_a_directory_that_is_not_a_model(tmp_path):
     result = run("predict.py", "--model", str(tmp_path), "--text", "좋다")
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"error: {tmp_path}: not a complete model directory")
+
+
+def test_predict_prints_no_tensorflow_start_up_line_unless_verbose(trained):
+    run_dir, _ = trained
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TF_", "KOSENT_VERBOSE"))}
+    quiet = subprocess.run([sys.executable, "predict.py", "--model", str(run_dir), "--text", "좋아요"], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, encoding="utf-8", env=env, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr.splitlines() == [line for line in quiet.stderr.splitlines() if line.startswith("predicted 1 comments")]
+    verbose = subprocess.run([sys.executable, "predict.py", "--model", str(run_dir), "--text", "좋아요", "--verbose"],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, encoding="utf-8", env=env, timeout=300)
+    assert verbose.returncode == 0
+    assert len(verbose.stderr.splitlines()) > len(quiet.stderr.splitlines())  # TensorFlow's own lines come through

@@ -14,7 +14,6 @@ import warnings
 import numpy as np
 import pytest
 import yaml
-
 from conftest import PROJECT_ROOT, SAMPLE, SAMPLE_3CLASS
 
 CELLS = ("simple_rnn", "lstm", "gru")
@@ -161,7 +160,7 @@ def test_plots_draw_hangul_with_the_bundled_korean_font(tmp_path):
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
-    import app.report  # noqa: F401 - sets up the Korean font
+    import app.reporting.plots  # noqa: F401 - sets up the Korean font
 
     used = font_manager.findfont(font_manager.FontProperties(family=plt.rcParams["font.family"]))
     assert "NanumGothic" in used
@@ -186,7 +185,7 @@ def test_saved_models_are_compared_without_retraining_seeds_grouped(comparison, 
 
 
 def test_each_saved_model_given_is_its_own_row_unless_named_as_a_seed():
-    from app.compare import model_groups
+    from app.comparison.compare import model_groups
 
     assert model_groups(["a/lstm-seed42", "a/lstm-seed43", "b/gru", "c/gru"]) == ["lstm", "lstm", "gru", "gru-2"]
 
@@ -217,7 +216,7 @@ def test_configs_that_tokenize_differently_are_refused_before_training(tmp_path)
 
 
 def test_bootstrap_finds_a_clear_lead_significant_and_a_tie_not():
-    from app.compare import bootstrap_difference
+    from app.comparison.compare import bootstrap_difference
 
     rng = np.random.default_rng(0)
     weaker = (rng.random(2000) < 0.70).astype(float)

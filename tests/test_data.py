@@ -7,18 +7,18 @@ import json
 import pandas as pd
 import pytest
 
-from app.data import (
+from app.data.readers import (
     DataError,
     LabelSet,
     detect_encoding,
     drop_unusable_rows,
     iter_chunks,
     normalize_label,
-    nsmc_dirs,
     open_source,
     read_comments,
     resolve_data_path,
 )
+from app.paths import nsmc_dirs
 
 REVIEWS = ['"명작"이라고 부르고 싶다', '이건 "진짜" 최고', '"닫히지 않는 따옴표', "null", "NA", "None", "NaN", "별로 ㅋㅋ"]
 
@@ -234,7 +234,7 @@ def test_encoding_errors_replace_reads_past_bad_bytes_and_counts_them(tmp_path, 
 def test_detect_encoding_by_bom_then_utf8_then_cp949():
     assert detect_encoding(b"plain ascii") == "utf-8"
     assert detect_encoding(b"") == "utf-8"
-    assert detect_encoding("가나다".encode("utf-8")) == "utf-8"
+    assert detect_encoding("가나다".encode()) == "utf-8"
     assert detect_encoding("가나다".encode("utf-8-sig")) == "utf-8-sig"
     assert detect_encoding("가나다".encode("utf-16-le").join([b"\xff\xfe", b""])) == "utf-16"
     assert detect_encoding("가나다".encode("utf-16-be").join([b"\xfe\xff", b""])) == "utf-16"
@@ -434,9 +434,10 @@ def test_drop_unusable_rows_without_the_label_column_names_it(tmp_path):
 
 
 def test_missing_nsmc_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
-    import app.data as data
+    import app.data.readers as data
+    import app.paths
 
-    monkeypatch.setattr(data, "nsmc_dirs", lambda: [tmp_path / "data" / "nsmc", tmp_path / "shared"])
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "data" / "nsmc", tmp_path / "shared"])
     monkeypatch.setattr(data, "NSMC_URL", "http://127.0.0.1:9/{stem}.txt")  # nothing listens: offline
     with pytest.raises(DataError) as error:
         data.resolve_data_path("nsmc:test")
@@ -447,13 +448,14 @@ def test_missing_nsmc_offline_says_where_to_put_the_files(tmp_path, monkeypatch)
 
 
 def test_nsmc_is_found_in_either_layout(tmp_path, monkeypatch):
-    import app.data as data
+    import app.data.readers as data
+    import app.paths
 
     local, shared = tmp_path / "local", tmp_path / "shared"
     local.mkdir()
     shared.mkdir()
     (shared / "ratings_train.tsv").write_text("id\tdocument\tlabel\n", encoding="utf-8")
     (local / "ratings_test.txt").write_text("id\tdocument\tlabel\n", encoding="utf-8")
-    monkeypatch.setattr(data, "nsmc_dirs", lambda: [local, shared])
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [local, shared])
     assert data.resolve_data_path("nsmc:train") == shared / "ratings_train.tsv"
     assert data.resolve_data_path("nsmc:test") == local / "ratings_test.txt"

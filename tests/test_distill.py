@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.training import EpochRecorder
+from app.training.fit import EpochRecorder
 
 # the quick config, distilling on the three-class sample's comments as a user's unlabeled ones
 DISTILL = ["--config", "configs/quick.yaml", "--set", "distill.unlabeled=data/sample_3class.tsv",
@@ -15,14 +15,14 @@ DISTILL = ["--config", "configs/quick.yaml", "--set", "distill.unlabeled=data/sa
 
 
 def train(models_dir, name, *extra):
-    import train as train_py
+    from app.cli import train as train_py
 
     return train_py.main([*DISTILL, "--models-dir", str(models_dir), "--name", name, *extra])
 
 
 def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
-    from app.bundle import load_bundle
-    from app.inference import predict_texts
+    from app.artifacts.run import SavedRun
+    from app.inference.classifier import Classifier
 
     assert train(tmp_path, "distilled", "--set", "distill.max_rows=120") == 0
     run = tmp_path / "distilled"
@@ -35,16 +35,16 @@ def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
     assert metrics["epochs_run"] == 2  # the student trains for distill.epochs, the teacher for train.epochs
     assert sorted(p.name for p in tmp_path.iterdir()) == ["distilled"]  # no checkpoint left behind
 
-    bundle = load_bundle(run)  # Keras safe mode: the student alone, no scikit-learn object
-    probabilities, status = predict_texts(bundle, ["배우들 연기가 정말 좋았어요", "최악의 영화"])
+    bundle = SavedRun.load(run)  # Keras safe mode: the student alone, no scikit-learn object
+    probabilities, status = Classifier(bundle).predict_proba(["배우들 연기가 정말 좋았어요", "최악의 영화"])
     assert list(status) == ["ok", "ok"] and np.allclose(probabilities.sum(axis=1), 1)
 
 
 @pytest.mark.parametrize("warm_start", [True, False])
 def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, monkeypatch, warm_start):
-    from app import training
+    from app.training import fit as fit_module
 
-    fitting, starts, ends = training.fit, [], []
+    fitting, starts, ends = fit_module.fit, [], []
 
     def recording_fit(model, *args, **kwargs):
         starts.append(model.get_weights())
@@ -52,7 +52,7 @@ def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, monkey
         ends.append(fitted.model.get_weights())
         return fitted
 
-    monkeypatch.setattr(training, "fit", recording_fit)
+    monkeypatch.setattr(fit_module, "fit", recording_fit)
     assert train(tmp_path, "run", "--set", f"distill.warm_start={str(warm_start).lower()}") == 0
     teacher_end, student_start = ends[0], starts[1]
     same = all(np.array_equal(a, b) for a, b in zip(teacher_end, student_start))
@@ -102,7 +102,7 @@ def test_an_interrupted_distillation_resumes_to_the_same_model(tmp_path, monkeyp
 
 
 def test_a_three_class_model_distils_on_probability_rows(tmp_path):
-    import train as train_py
+    from app.cli import train as train_py
 
     status = train_py.main(["--config", "configs/quick3.yaml", "--models-dir", str(tmp_path), "--name", "three",
                             "--set", "distill.unlabeled=data/sample_binary.tsv", "--set", "distill.epochs=2",
@@ -115,7 +115,7 @@ def test_a_three_class_model_distils_on_probability_rows(tmp_path):
 
 
 def test_a_missing_unlabeled_file_for_distillation_is_one_clear_line(tmp_path, capsys):
-    import train as train_py
+    from app.cli import train as train_py
 
     status = train_py.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path),
                             "--set", "distill.unlabeled=no/such/comments.txt"])
@@ -125,9 +125,9 @@ def test_a_missing_unlabeled_file_for_distillation_is_one_clear_line(tmp_path, c
 
 
 def test_without_the_nsmc_unlabeled_file_distillation_warns_and_trains_one_model(tmp_path, monkeypatch, capsys):
-    import app.data
+    import app.paths
 
-    monkeypatch.setattr(app.data, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
     assert train(tmp_path, "plain", "--set", "distill.unlabeled=nsmc:unlabeled") == 0
     assert "training without distillation" in capsys.readouterr().err
     metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text(encoding="utf-8"))

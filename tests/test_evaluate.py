@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.evaluate import classification_metrics, format_metrics
+from app.evaluation.metrics import classification_metrics, format_metrics
 
 
 def test_binary_metrics_by_hand():

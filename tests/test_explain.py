@@ -8,10 +8,11 @@ import shutil
 import numpy as np
 from conftest import SAMPLE
 
+from app.cli.explain import main
 from app.config import EarlyStoppingConfig, ModelConfig, TrainConfig
-from app.explain import by_distance, gradient_norms, main
-from app.models import build_model
-from app.training import GradientNormLogger, fit, set_seed
+from app.interpret.gradients import by_distance, gradient_norms
+from app.modeling.network import build_model
+from app.training.fit import GradientNormLogger, fit, set_seed
 
 
 def read_csv(path):

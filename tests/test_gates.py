@@ -10,17 +10,22 @@ import numpy as np
 import pytest
 from keras import layers
 
-from app.bundle import load_bundle
+from app.artifacts.run import SavedRun
 from app.errors import InputError
-from app.gates import draw_gates, first_recurrent_layer, gate_table, trace_gates
-from app.models import build_model
+from app.interpret.gates import (
+    draw_gates,
+    first_recurrent_layer,
+    gate_table,
+    trace_gates,
+)
+from app.modeling.network import build_model
 
 LECTURE_COMMENT = "사무직은 초근도 못하고 야근수당도 없는데 그런데 생산직은 좋겠죠"
 
 
 @pytest.fixture(scope="module")
 def bundle(tiny_run):
-    return load_bundle(tiny_run, workers=1)
+    return SavedRun.load(tiny_run, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +53,7 @@ def gru_without_reset_after(vocab_size):
 def keras_hidden_states(model, ids, steps):
     """The first recurrent layer's own output at the last ``steps`` (real) tokens;
     for a Bidirectional layer, its forward half."""
-    layer = next(l for l in model.layers if isinstance(l, (layers.RNN, layers.Bidirectional)))
+    layer = next(found for found in model.layers if isinstance(found, (layers.RNN, layers.Bidirectional)))
     sequence = keras.Model(model.input, layer.output).predict(ids, verbose=0)[0]
     return sequence[-steps:, :first_recurrent_layer(model)[0].units]
 

@@ -6,7 +6,9 @@ import pytest
 from keras import layers
 
 from app.config import ModelConfig
-from app.models import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D, build_model, parameter_table, recurrent_parameters
+from app.modeling.layers import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
+from app.modeling.network import build_model
+from app.modeling.parameters import parameter_table, recurrent_parameters
 
 
 def counts(model):
@@ -100,7 +102,7 @@ def test_masked_mean_pooling_averages_the_real_steps_and_gives_zero_for_none():
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
 def test_predicting_batches_cut_to_their_longest_comment_gives_the_full_padding_probabilities_in_order(cell):
-    from app.models import class_probabilities
+    from app.modeling.network import class_probabilities
 
     model = build_model(ModelConfig(cell=cell, embedding_dim=4, units=4, pooling="max_mean"), 40, 2)
     rng = np.random.default_rng(1)
@@ -116,7 +118,7 @@ def test_predicting_batches_cut_to_their_longest_comment_gives_the_full_padding_
 
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "max_mean"])
 def test_an_all_padding_row_gets_the_full_padding_prediction_in_its_place(pooling):
-    from app.models import class_probabilities
+    from app.modeling.network import class_probabilities
 
     model = build_model(ModelConfig(cell="lstm", embedding_dim=4, units=4, pooling=pooling), 40, 2)
     ids = np.zeros((3, 60), dtype="int32")

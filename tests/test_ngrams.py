@@ -3,12 +3,12 @@ binary n-grams + logistic regression (NBSVM), on the bundled samples."""
 
 import numpy as np
 import pytest
+from conftest import SAMPLE, SAMPLE_3CLASS
 from scipy.sparse import csr_matrix
 
 from app.config import DataConfig
-from app.data import load_labeled
-from app.ngrams import NaiveBayesScaling, naive_bayes_classifier
-from conftest import SAMPLE, SAMPLE_3CLASS
+from app.data.readers import load_labeled
+from app.training.ngrams import NaiveBayesScaling, naive_bayes_classifier
 
 
 def test_a_feature_seen_only_in_positive_comments_gets_a_positive_ratio_and_a_shared_one_about_zero():

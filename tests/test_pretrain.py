@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import PROJECT_ROOT
 
 from app.config import PretrainConfig
-from app.pretrain import WordVectors, embedding_matrix, word_vectors
-from app.vocab import Vocabulary
-from conftest import PROJECT_ROOT
+from app.text.vocab import Vocabulary
+from app.training.pretrain import WordVectors, embedding_matrix, word_vectors
 
 
 def two_topics(rows=400, seed=0):
@@ -74,7 +74,7 @@ def test_pretrained_tokens_join_the_vocabulary_after_the_counted_ones_while_ther
 
 def test_train_py_pretrains_on_an_unlabeled_file_whose_words_join_the_vocabulary(tmp_path):
     """The three-class sample's comments stand in for a user's unlabeled comments."""
-    import train
+    from app.cli import train
 
     status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--name", "pretrained",
                          "--set", "pretrain.unlabeled=data/sample_3class.tsv", "--set", "pretrain.epochs=2",
@@ -83,19 +83,19 @@ def test_train_py_pretrains_on_an_unlabeled_file_whose_words_join_the_vocabulary
     metrics = json.loads((tmp_path / "pretrained" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["pretrain_seconds"] > 0
     # words only the unlabeled comments have joined the vocabulary, and the model takes them all
-    from app.bundle import load_bundle
-    from app.data import read_comments, open_source
-    from app.tokenizer import Tokenizer
+    from app.artifacts.run import SavedRun
+    from app.data.readers import open_source, read_comments
+    from app.text.tokenizer import Tokenizer
 
     labeled = read_comments(open_source(PROJECT_ROOT / "data" / "sample_binary.tsv"), "document")["document"]
     labeled_tokens = {t for tokens in Tokenizer("mecab", workers=1).tokenize(labeled.tolist()) for t in tokens}
-    bundle = load_bundle(tmp_path / "pretrained")
+    bundle = SavedRun.load(tmp_path / "pretrained")
     assert set(bundle.vocab.tokens) - labeled_tokens - {"<pad>", "<oov>"}
     assert bundle.model.get_layer("embedding").input_dim == len(bundle.vocab)
 
 
 def test_a_missing_unlabeled_file_is_one_clear_line(tmp_path, capsys):
-    import train
+    from app.cli import train
 
     status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path),
                          "--set", "pretrain.unlabeled=no/such/comments.txt"])
@@ -106,7 +106,7 @@ def test_a_missing_unlabeled_file_is_one_clear_line(tmp_path, capsys):
 
 
 def test_compared_configs_must_pretrain_alike(tmp_path):
-    from app.compare import check_comparable
+    from app.comparison.compare import check_comparable
     from app.config import load_config
     from app.errors import ConfigError
 
@@ -122,10 +122,10 @@ def test_compared_configs_must_pretrain_alike(tmp_path):
 def test_without_the_nsmc_unlabeled_file_training_warns_and_starts_random(tmp_path, monkeypatch, capsys):
     """The shipped configs pretrain on nsmc:unlabeled, which e9t/nsmc does not publish:
     on a machine with only the downloaded NSMC, train.py still trains."""
-    import app.data
-    import train
+    import app.paths
+    from app.cli import train
 
-    monkeypatch.setattr(app.data, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
     status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--name", "random-start",
                          "--set", "pretrain.unlabeled=nsmc:unlabeled", "--set", "train.epochs=1"])
     assert status == 0

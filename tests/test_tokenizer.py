@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.tokenizer import PARALLEL_MIN, Tokenizer
+from app.text.tokenizer import PARALLEL_MIN, Tokenizer
 
 SENTENCE = "배우들 연기가 정말 좋았어요"
 

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from app.config import EarlyStoppingConfig, ModelConfig, TrainConfig
-from app.models import build_model
-from app.training import LengthBatches, best_epoch, fit, make_optimizer, set_seed, stratified_split
+from app.data.splits import stratified_split
+from app.modeling.network import build_model
+from app.training.fit import (
+    LengthBatches,
+    best_epoch,
+    fit,
+    make_optimizer,
+    set_seed,
+)
 
 
 def front_padded(rng, rows, width, vocab_size=30):
@@ -105,7 +112,7 @@ def test_gradient_clipping_tames_an_exploding_simple_rnn():
 
 
 def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
-    import train
+    from app.cli import train
 
     status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--set", "model.cell=simple_rnn",
                          "--set", "model.activation=relu", "--set", "train.optimizer=sgd", "--set", "train.learning_rate=1000",
@@ -117,7 +124,7 @@ def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatch, schedule):
-    from app.training import EpochRecorder
+    from app.training.fit import EpochRecorder
 
     rng = np.random.default_rng(0)
     ids = front_padded(rng, 96, 8)  # comments of different lengths, so the batches are bucketed
@@ -201,14 +208,14 @@ def test_the_history_records_each_epochs_learning_rate():
 
 
 def test_probability_targets_take_the_form_of_the_models_output():
-    from app.training import probability_targets
+    from app.modeling.losses import probability_targets
 
     np.testing.assert_array_equal(probability_targets(np.array([0, 1, 1]), 2), [0.0, 1.0, 1.0])
     np.testing.assert_array_equal(probability_targets(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
 
 
 def test_accuracy_on_a_teachers_probabilities_counts_its_likelier_class():
-    from app.training import rounded_binary_accuracy
+    from app.modeling.losses import rounded_binary_accuracy
 
     teacher = np.array([0.93, 0.2, 0.6, 0.45], dtype="float32")
     predicted = np.array([[0.7], [0.1], [0.3], [0.9]], dtype="float32")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from app.vocab import OOV, PAD, Vocabulary
+from app.text.vocab import OOV, PAD, Vocabulary
 
 TOKENS = [["영화", "좋다"], ["영화", "별로"], ["영화", "좋다", "정말"]]
 

@@ -10,11 +10,9 @@ train.py's run of best.yaml (the model is not saved). ``--quick``: a few thousan
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 # best.yaml as it was when this was measured: one BiLSTM layer, a constant learning rate, no distillation
 ONE_LAYER_BEST = ["model.layers=1", "train.lr_schedule=constant", "distill.unlabeled=null"]
@@ -31,9 +29,9 @@ def main():
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
 
-    from app import experiment
     from app.config import load_config
-    from app.data import load_labeled
+    from app.data.readers import load_labeled
+    from app.training import run as experiment
 
     quick = ["data.max_rows=3000", "pretrain.max_rows=5000", "train.epochs=1"] if args.quick else []
     config = load_config(ROOT / "configs" / "best.yaml",

@@ -18,14 +18,12 @@ student's settings for less.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 def main():
@@ -39,15 +37,16 @@ def main():
     parser.add_argument("--set", action="append", default=[], help="config overrides for the student")
     args = parser.parse_args()
 
-    from app import experiment
-    from app.bundle import load_bundle
+    from app.artifacts.run import SavedRun
     from app.config import load_config
-    from app.evaluate import classification_metrics
-    from app.models import build_model, class_probabilities
-    from app.pretrain import embedding_matrix, read_unlabeled
-    from app import ngrams
-    from app.training import fit, set_seed, stratified_split
-    from app.vocab import Vocabulary
+    from app.data.splits import stratified_split
+    from app.evaluation.metrics import classification_metrics
+    from app.modeling.network import build_model, class_probabilities
+    from app.text.vocab import Vocabulary
+    from app.training import ngrams
+    from app.training import run as experiment
+    from app.training.fit import fit, set_seed
+    from app.training.pretrain import embedding_matrix, read_unlabeled
 
     started = time.perf_counter()
     config = load_config(ROOT / "configs" / "best.yaml", args.set)
@@ -63,7 +62,7 @@ def main():
 
     # 1. the teacher's probability of the positive class for every unlabeled review
     teacher_started = time.perf_counter()
-    bundle = load_bundle(args.teacher)
+    bundle = SavedRun.load(args.teacher)
     length, truncate = bundle.config.vocab.max_length, bundle.config.vocab.truncate
     recurrent = class_probabilities(bundle.model, bundle.vocab.encode(unlabeled_tokens, length, truncate))[:, 1]
     ngram_model = getattr(ngrams, f"{args.linear}_classifier")()

@@ -11,11 +11,9 @@ test set makes no choices).
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 def main():
@@ -24,21 +22,19 @@ def main():
     parser.add_argument("--linear", choices=["tfidf", "naive_bayes"], default="tfidf")
     args = parser.parse_args()
 
-    from baselines import read_split
-
-    from app import ngrams
-    from app.bundle import load_bundle
-    from app.inference import encode_comments
-    from app.models import class_probabilities
+    from app.artifacts.run import SavedRun
+    from app.modeling.network import class_probabilities
+    from app.training import ngrams
+    from bench.baselines import read_split
 
     (texts, y), (test_texts, y_test), values = read_split("nsmc:train", "nsmc:test")  # classes by raw label
     linear = getattr(ngrams, f"{args.linear}_classifier")().fit(texts, y).predict_proba(test_texts)
     print(f"{args.linear}: accuracy {(linear.argmax(1) == y_test).mean():.4f}")
     for run in args.runs:
-        bundle = load_bundle(run)
+        bundle = SavedRun.load(run)
         if list(bundle.labels.values) != list(values):
             raise SystemExit(f"error: {run}: labels {bundle.labels.values}, the baseline's {values}")
-        probabilities = class_probabilities(bundle.model, encode_comments(bundle, test_texts)[1])
+        probabilities = class_probabilities(bundle.model, bundle.encode(test_texts)[1])
         bundle.tokenizer.close()
         mean = (linear + probabilities) / 2
         print(f"{run}: accuracy {(probabilities.argmax(1) == y_test).mean():.4f}, "

@@ -11,14 +11,12 @@ fine-tuned on the labeled reviews as train.py does, and scored on the test set.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 # best.yaml as it was when this was measured: one BiLSTM layer, a constant learning rate, no distillation
 ONE_LAYER_BEST = ["model.layers=1", "train.lr_schedule=constant", "distill.unlabeled=null"]
@@ -36,13 +34,14 @@ def main():
     import keras
     import tensorflow as tf
 
-    from app import experiment
     from app.config import load_config
-    from app.evaluate import classification_metrics
-    from app.models import build_model, class_probabilities
-    from app.pretrain import embedding_matrix, read_unlabeled
-    from app.training import LengthBatches, fit, set_seed, stratified_split
-    from app.vocab import Vocabulary, padded_spans
+    from app.data.splits import stratified_split
+    from app.evaluation.metrics import classification_metrics
+    from app.modeling.network import build_model, class_probabilities
+    from app.text.vocab import Vocabulary, padded_spans
+    from app.training import run as experiment
+    from app.training.fit import LengthBatches, fit, set_seed
+    from app.training.pretrain import embedding_matrix, read_unlabeled
 
     quick = ["data.max_rows=3000", "pretrain.max_rows=5000", "train.epochs=1"] if args.quick else []
     config = load_config(ROOT / "configs" / "best.yaml", [*ONE_LAYER_BEST, *quick])

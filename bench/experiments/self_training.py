@@ -13,18 +13,16 @@ reviews too, so they take part in early stopping.
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 
 def main():
     from app.config import DataConfig
-    from app.data import load_labeled
+    from app.data.readers import load_labeled
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("predictions", help="predict.py's output (TSV) for the unlabeled reviews")

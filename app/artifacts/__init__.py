@@ -1,0 +1,1 @@
+"""The saved run: one directory holding everything prediction needs (SavedRun)."""

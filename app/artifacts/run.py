@@ -1,0 +1,225 @@
+"""A saved run: one directory holding everything predict needs, and nothing executable.
+
+    models/<run>/
+      model.keras      Keras model (weights + architecture), loaded with safe_mode
+      config.yaml      the resolved config the run was trained with
+      tokenizer.json   tokenizer settings: predict tokenizes exactly as training did
+      vocab.txt        one token a line; the line number is the id
+      labels.json      label values as in the data, and the names predict prints
+      metrics.json     test metrics (accuracy, macro_f1, params, ...)
+      params.json      the per-layer parameter table
+      history.csv      loss and accuracy per epoch, grad_norm, learning_rate
+      bundle.json      format version, SHA-256 of model.keras, library versions
+
+``SavedRun`` is the one type for it: ``run.save(models_dir, name)`` writes one and
+``SavedRun.load(path)`` reads it back, checking everything. A run is written to a
+hidden temporary directory next to its final place and renamed only when complete
+(app.files.AtomicDirectory), so an interrupted save never leaves a half-written model.
+"""
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.config import config_from_dict
+from app.config.schema import Config
+from app.data.readers import LabelSet
+from app.errors import BundleError, ConfigError, one_line
+from app.files import AtomicDirectory
+from app.text.tokenizer import Tokenizer
+from app.text.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+RUN_NAME = re.compile(r"[\w-][\w.-]*")
+REQUIRED_FILES = ["bundle.json", "model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json"]
+
+
+@dataclass
+class SavedRun:
+    """Everything a trained model needs to classify comments as it did in training."""
+
+    model: Any  # a keras.Model
+    config: Config
+    tokenizer: Tokenizer
+    vocab: Vocabulary
+    labels: LabelSet
+    metrics: dict = field(default_factory=dict)  # test metrics (accuracy, macro_f1, params, ...)
+    params: list = field(default_factory=list)  # the per-layer parameter table
+    history: dict = field(default_factory=dict)  # metric -> one value per epoch
+    path: Path | None = None  # where it is saved; None until then
+
+    def save(self, models_dir: str | os.PathLike, name: str,
+             plots: tuple[Callable[[Path], None], ...] = ()) -> "SavedRun":
+        """Write the run atomically as ``models_dir/name`` and return it with its ``path`` set.
+
+        The directory is ``name``, or ``name-2``, ``name-3``... if that is taken, so two
+        trainings never write into the same one. ``plots`` draw figures into it.
+        """
+        import keras
+
+        with (directory := AtomicDirectory(Path(models_dir) / name)) as staging:
+            self.model.save(staging / "model.keras")
+            (staging / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), allow_unicode=True, sort_keys=False),
+                                                 encoding="utf-8")
+            _write_json(staging / "tokenizer.json", self.tokenizer.settings())
+            self.vocab.save(staging / "vocab.txt")
+            _write_json(staging / "labels.json", self.labels.to_json())
+            _write_json(staging / "metrics.json", self.metrics)
+            _write_json(staging / "params.json", self.params)
+            _write_history(staging / "history.csv", self.history)
+            for draw in plots:
+                draw(staging)
+            _write_json(staging / "bundle.json", {
+                "format_version": FORMAT_VERSION,
+                "model_sha256": _sha256(staging / "model.keras"),
+                "keras_version": keras.__version__,
+            })
+        return dataclasses.replace(self, path=directory.path)
+
+    def encode(self, texts: list[str]) -> tuple[list[list[str]], Any]:
+        """(token lists, padded id matrix) for ``texts``, exactly as the model was trained."""
+        tokens = self.tokenizer.tokenize(texts)
+        return tokens, self.vocab.encode(tokens, self.config.vocab.max_length, self.config.vocab.truncate)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, workers: int = 0) -> "SavedRun":
+        """Load and check a run directory: files present, format version, the model's
+        SHA-256, Keras safe_mode, vocabulary and labels matching the model.
+
+        ``workers`` is the tokenizer's process count (0: every core). Every problem is
+        a BundleError naming the file.
+        """
+        path = Path(path)
+        if not path.is_dir():
+            raise BundleError(f"{path}: not a model directory (expected a run under models/ made by train.py)")
+        missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+        if missing:
+            raise BundleError(f"{path}: not a complete model directory; missing {', '.join(missing)}")
+        info = _read_json(path / "bundle.json")
+        version = info.get("format_version")
+        if version != FORMAT_VERSION:
+            age = "a newer" if isinstance(version, int) and version > FORMAT_VERSION else "an older or unknown"
+            raise BundleError(f"{path / 'bundle.json'}: format_version {version!r} is {age} run format than this "
+                              f"version of kosent reads ({FORMAT_VERSION}); use the kosent that saved it, or retrain")
+        if _sha256(path / "model.keras") != info.get("model_sha256"):
+            raise BundleError(f"{path / 'model.keras'}: SHA-256 does not match bundle.json; the file was changed or damaged")
+        config = read_config(path)
+        settings = _read_json(path / "tokenizer.json")
+        try:
+            tokenizer = Tokenizer(settings["backend"], settings["stem"], settings["norm"], workers=workers, cache=False)
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"{path / 'tokenizer.json'}: invalid tokenizer settings ({error})") from None
+        if settings.get("library") != tokenizer.settings()["library"]:
+            log.warning(f"{path} was trained with {settings.get('library')}, this machine has "
+                        f"{tokenizer.settings()['library']}; tokens may differ slightly")
+        try:
+            vocab = Vocabulary.load(path / "vocab.txt")
+            labels = LabelSet.from_json(_read_json(path / "labels.json"))
+        except (ValueError, KeyError, UnicodeDecodeError) as error:
+            raise BundleError(f"{path}: vocab.txt or labels.json is damaged ({error})") from None
+        # Only now: a wrong path or a damaged file is reported without loading TensorFlow.
+        import keras
+
+        from app.modeling.network import (
+            output_classes,  # registers the custom layers safe_mode may load
+        )
+
+        try:
+            model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for a bad archive
+            raise BundleError(f"{path / 'model.keras'}: cannot be loaded safely ({one_line(error)[:300]})") from None
+        _check_consistent(path, model, vocab, labels, output_classes(model))
+        metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+        params = _read_json(path / "params.json") if (path / "params.json").is_file() else []
+        return cls(model, config, tokenizer, vocab, labels, metrics, params, read_history(path / "history.csv"), path)
+
+
+def read_config(path):
+    """The run's config.yaml, validated against the schema (cheap: no TensorFlow)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except OSError:
+        raise BundleError(f"{path}: not a complete model directory; missing config.yaml") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path / 'config.yaml'}: not readable YAML ({type(error).__name__})") from None
+    try:
+        return config_from_dict(raw, source=str(path / "config.yaml"))
+    except ConfigError as error:
+        raise BundleError(str(error)) from None
+
+
+def read_labels(path):
+    """The run's labels.json as a LabelSet (cheap: no TensorFlow)."""
+    path = Path(path) / "labels.json"
+    if not path.is_file():
+        raise BundleError(f"{path.parent}: not a complete model directory; missing labels.json")
+    try:
+        return LabelSet.from_json(_read_json(path))
+    except (KeyError, TypeError) as error:
+        raise BundleError(f"{path}: labels.json is damaged (missing {error})") from None
+
+
+def check_run_name(name):
+    """A run name is one plain directory name: checked before training, not after."""
+    if not RUN_NAME.fullmatch(name):
+        raise BundleError(f"run name {name!r} must be letters, digits, '-', '_' or '.', not starting with '.'")
+    return name
+
+
+def _check_consistent(path, model, vocab, labels, classes):
+    embedding = model.get_layer("embedding") if any(layer.name == "embedding" for layer in model.layers) else None
+    if embedding is None or embedding.input_dim != len(vocab):
+        size = embedding.input_dim if embedding else "no embedding layer"
+        raise BundleError(f"{path}: vocab.txt has {len(vocab)} tokens but the model's embedding expects {size}")
+    if classes != len(labels.names):
+        raise BundleError(f"{path}: labels.json has {len(labels.names)} classes but the model outputs {classes}")
+
+
+def _write_json(path, data):
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _read_json(path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path}: not valid JSON ({error})") from None
+
+
+def read_history(path: Path) -> dict:
+    """history.csv as {metric: [value per epoch]}; empty when the run has none."""
+    if not Path(path).is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+
+
+def _write_history(path, history):
+    keys = list(history)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", *keys])
+        for epoch, values in enumerate(zip(*(history[k] for k in keys)), start=1):
+            writer.writerow([epoch, *(f"{v:.6g}" for v in values)])  # small gradient norms keep their digits
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""The command-line tools: they parse arguments, call the library and map its errors to exit codes."""

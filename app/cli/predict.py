@@ -1,0 +1,185 @@
+"""Classify Korean comments with a model saved by train.py.
+
+    python predict.py --model models/<run> comments.tsv -o predictions.csv
+    python predict.py --model models/<run> --text "배우들 연기가 정말 좋았어요" --text "시간 아깝다"
+    cat comments.txt | python predict.py --model models/<run>
+    python predict.py --model models/<run> test.tsv --evaluate
+    python predict.py --model models/<run> --explain --text "사무직은 초근도 못하고 야근수당도 없는데 그런데 생산직은 좋겠죠"
+    python predict.py --compare models/<a> models/<b> models/<c> --evaluate test.tsv
+
+Every input row is written, in order, with its own columns plus: label, confidence,
+p_<class> for each class, and status (ok, empty, no_known_tokens; rows that are not
+ok get no label). Output format follows the -o extension (.csv, .tsv, .jsonl); CSV
+on standard output when there is no -o.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from app.cli.common import (
+    add_verbose_flag,
+    integer_at_least,
+    prepare_process,
+    run_command,
+)
+from app.errors import DataError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="predict.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="*", help="comment files (.tsv .csv .jsonl .txt); standard input when none")
+    parser.add_argument("--model", help="a run directory saved by train.py")
+    parser.add_argument("--compare", nargs="+", metavar="MODEL",
+                        help="score these run directories on one labeled file (with --evaluate) and compare them")
+    parser.add_argument("--report-dir", help="with --compare: where the comparison is written "
+                        "(default: models/comparison-<time>)")
+    parser.add_argument("--text", action="append", default=[], help="a comment to classify (repeatable)")
+    parser.add_argument("-o", "--output", help="output file; its extension picks csv, tsv or jsonl")
+    parser.add_argument("--format", choices=["tsv", "csv", "jsonl", "txt"], help="input format (default: by extension; txt for stdin)")
+    parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8/16 BOM, CP949)")
+    parser.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict",
+                        help="undecodable bytes: stop with their line (strict, default) or replace them with U+FFFD and count them")
+    parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
+    parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
+    parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
+    parser.add_argument("--batch-size", type=integer_at_least(1), default=1024, help="comments per model call (default: %(default)s)")
+    parser.add_argument("--workers", type=integer_at_least(0), default=0, help="tokenizer processes (default: every core)")
+    parser.add_argument("--explain", action="store_true",
+                        help="instead of predictions: each comment's word attributions and gate trace, in the terminal and as files")
+    parser.add_argument("--explain-limit", type=integer_at_least(1), default=20, help="with --explain: comments explained at most (default: %(default)s)")
+    parser.add_argument("--explain-dir", help="with --explain: where the heatmaps and the HTML page go (default: explanations/<run>)")
+    add_verbose_flag(parser)
+    args = parser.parse_args(argv)
+    if bool(args.model) == bool(args.compare):
+        parser.error("give --model (predict) or --compare (compare saved models), one of them")
+    if args.compare and (not args.evaluate or len(args.inputs) != 1 or args.text):
+        parser.error("--compare needs --evaluate and one labeled file, e.g. --compare A B --evaluate test.tsv")
+    if args.inputs and args.text:
+        parser.error("give comment files or --text, not both")
+    if args.explain and (args.output or args.evaluate or args.compare):
+        parser.error("--explain prints its views and writes them to --explain-dir; leave out -o, --evaluate and --compare")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    prepare_process(args.verbose)
+    return run_command(lambda: compare(args) if args.compare else predict(args))
+
+
+def predict(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: tokenizer worker processes re-import predict.py
+    # and must not pay for loading TensorFlow.
+    import numpy as np
+    import pandas as pd
+
+    from app.artifacts.run import read_config
+    from app.data.readers import iter_chunks, open_source, valid_text
+    from app.data.writers import OutputWriter, check_output_path, output_format
+
+    # Cheap checks first, so a typo fails before TensorFlow loads
+    writer_format = output_format(args.output)
+    check_output_path(args.output, args.inputs)
+    model_config = read_config(args.model) if Path(args.model).is_dir() else None
+    text_column = args.text_column or (model_config.data.text_column if model_config else "document")
+    if args.inputs:
+        sources = [open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
+                               text_column=text_column) for path in args.inputs]
+    elif not args.text:
+        if sys.stdin.isatty():
+            print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
+        sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding, errors=args.encoding_errors)]
+    from app.inference.classifier import Classifier, with_predictions
+
+    with Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers) as classifier:
+        label_column = args.label_column or classifier.run.config.data.label_column
+        if args.text:
+            chunks = [pd.DataFrame({text_column: [valid_text(text) for text in args.text]}, dtype=object)]
+        else:
+            chunks = (chunk for source in sources for chunk in iter_chunks(source, text_column))
+        if args.explain:
+            texts = [text for chunk in chunks for text in chunk[text_column]]
+            out_dir = args.explain_dir or Path("explanations", classifier.path.resolve().name)
+            explain_comments(classifier, texts, out_dir, args.explain_limit)
+            return 0
+
+        true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
+        with OutputWriter(args.output, writer_format) as writer:
+            for chunk, probabilities, status in classifier.predict_chunks(chunks, text_column):
+                writer.write(with_predictions(chunk, classifier.labels, probabilities, status))
+                if args.evaluate:
+                    if label_column not in chunk.columns:
+                        raise DataError(f"--evaluate needs a label column {label_column!r}; the input has: "
+                                        f"{', '.join(chunk.columns)}")
+                    true_labels.append(classifier.run.labels.encode(chunk[label_column]))
+                    predicted.append(probabilities)  # NaN rows: no prediction
+                rows += len(chunk)
+                if time.perf_counter() - last_report > 5:
+                    last_report = time.perf_counter()
+                    print(f"  predicted {rows:,} comments ({rows / (last_report - started):,.0f}/s)",
+                          file=sys.stderr, flush=True)
+        seconds = time.perf_counter() - started
+        where = f"; wrote {args.output}" if args.output else ""
+        print(f"predicted {rows:,} comments in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
+        if args.evaluate:
+            _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), classifier)
+    return 0
+
+
+def explain_comments(classifier, texts: list[str], out_dir: str | Path, limit: int = 20, stream=None) -> list:
+    """For each of the first ``limit`` comments: print its token scores and gate table and
+    draw its gate heatmap into ``out_dir``; then write one HTML page of them all.
+    Returns the Explanations."""
+    from app.interpret.attribution import NOT_EXPLAINED, write_explanations
+
+    if not texts:
+        raise DataError("--explain: the input has no comments")
+    shown = [text if isinstance(text, str) else "" for text in texts[:limit]]
+    status, explanations = classifier.explain_many(shown)
+    if not explanations:
+        raise DataError(f"--explain: no comment to explain ({'; '.join(sorted({NOT_EXPLAINED[s] for s in status}))})")
+    out_dir = Path(out_dir)
+    page = write_explanations(shown, list(status), explanations, out_dir,
+                              f"Word attributions: {classifier.path.name}", stream or sys.stdout)
+    if len(texts) > limit:
+        print(f"explained the first {limit} of {len(texts):,} comments (raise --explain-limit for more)", file=sys.stderr)
+    print(f"wrote the attributions page {page} and the gate heatmaps {out_dir / 'gates-*.png'}", file=sys.stderr)
+    return list(explanations.values())
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Score saved models on one labeled file, each with its own tokenizer, and compare them."""
+    from app.comparison.compare import compare_saved
+    from app.reporting.tables import format_text
+
+    report_dir = args.report_dir or f"models/comparison-{time.strftime('%Y%m%d-%H%M%S')}"
+    final, summary = compare_saved(args.compare, args.inputs[0], report_dir, "python predict.py " + " ".join(sys.argv[1:]),
+                                   text_column=args.text_column, label_column=args.label_column, format=args.format,
+                                   encoding=args.encoding, encoding_errors=args.encoding_errors)
+    print(format_text(summary))
+    print(f"\nsaved {final}: comparison.md, comparison.csv, comparison.json, report.html")
+    return 0
+
+
+def _report_evaluation(y_true, probabilities, classifier):
+    """Metrics over rows that have both a known label and a prediction."""
+    import numpy as np
+
+    from app.evaluation.metrics import classification_metrics, format_metrics
+
+    has_prediction = ~np.isnan(probabilities).any(axis=1)
+    unknown, unpredicted = int((y_true == -1).sum()), int(((y_true >= 0) & ~has_prediction).sum())
+    if unknown:
+        print(f"evaluate: {unknown:,} rows have a missing label or one the model does not know "
+              f"(it knows {', '.join(classifier.run.labels.values)}); not scored", file=sys.stderr)
+    if unpredicted:
+        print(f"evaluate: {unpredicted:,} rows have no prediction (status empty or no_known_tokens); not scored", file=sys.stderr)
+    scored = (y_true >= 0) & has_prediction
+    if not scored.any():
+        print("evaluate: no rows to score", file=sys.stderr)
+        return
+    names = classifier.labels
+    print(format_metrics(classification_metrics(y_true[scored], probabilities[scored], names), names), file=sys.stderr)

@@ -1,0 +1,113 @@
+"""Train a recurrent sentiment model from a YAML config and save it under models/.
+
+    python train.py                                    # configs/lstm.yaml on NSMC
+    python train.py --config configs/gru.yaml --set model.units=64 --set train.epochs=3
+    python train.py --config configs/quick.yaml        # the bundled sample, in seconds
+    python train.py --data nsmc3                       # the 3-class NSMC sample
+    python train.py --data my_comments.csv --set data.text_column=review --set data.label_column=rating
+    python train.py --compare configs/simple_rnn.yaml configs/lstm.yaml configs/gru.yaml --seeds 3
+"""
+
+import argparse
+import functools
+import json
+import signal
+import sys
+import time
+
+from app.cli.common import (
+    add_verbose_flag,
+    integer_at_least,
+    prepare_process,
+    run_command,
+)
+from app.errors import BundleError
+
+DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
+    "nsmc": {"train": "nsmc:train", "test": "nsmc:test", "label_names": {0: "negative", 1: "positive"}},
+    "nsmc3": {"train": "nsmc:train3", "test": None, "label_names": {0: "negative", 1: "neutral", 2: "positive"}},
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="train.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/lstm.yaml", help="YAML config (default: %(default)s)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set model.units=64 (repeatable)")
+    parser.add_argument("--data", help="nsmc, nsmc3, or a labeled file (then a test split is held out)")
+    parser.add_argument("--name", help="run directory name under --models-dir (default: <cell>-<time>)")
+    parser.add_argument("--models-dir", default="models", help="where runs are saved (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted training of the same config from its last completed epoch")
+    parser.add_argument("--compare", nargs="+", metavar="CONFIG",
+                        help="train these configs on the same data and compare them (instead of --config)")
+    parser.add_argument("--seeds", type=integer_at_least(1), default=1,
+                        help="with --compare: train each config this many times, seeds from train.seed on (default: 1)")
+    add_verbose_flag(parser)
+    args = parser.parse_args(argv)
+    if args.compare and args.resume:
+        parser.error("--resume continues one training; it does not apply to --compare")
+    if args.seeds > 1 and not args.compare:
+        parser.error("--seeds needs --compare")
+    return args
+
+
+def data_overrides(data: str) -> list[str]:
+    """``--data`` as config overrides; a file of its own has a test split held out and
+    keeps its labels as they are written. (JSON values are valid YAML values.)"""
+    values = DATA_SHORTCUTS.get(data, {"train": data, "test": None, "label_names": None})
+    return [f"data.{key}={json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    prepare_process(args.verbose)
+    # `kill` (SIGTERM) stops training the way Ctrl-C does: the epoch checkpoint stays
+    # for --resume and no half-written run is left under models/
+    signal.signal(signal.SIGTERM, _interrupt)
+    overrides = (data_overrides(args.data) if args.data else []) + args.set
+    hints = {BundleError: " (--resume)"} if args.resume else {}
+    if args.compare:
+        return run_command(lambda: compare(args, overrides))
+    return run_command(lambda: train(args, overrides), hints)
+
+
+def train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from app.config import (
+        load_config,  # validated before TensorFlow loads: a typo fails in a moment
+    )
+    from app.training.run import checkpoint_dir, train
+
+    config = load_config(args.config, overrides)
+    try:
+        run = train(config, models_dir=args.models_dir, name=args.name, resume=args.resume)
+    except KeyboardInterrupt:
+        checkpoint = checkpoint_dir(args.models_dir, config)
+        if checkpoint.exists():
+            print(f"\ninterrupted: the work completed so far is kept in {checkpoint}; "
+                  f"run the same command with --resume to continue", file=sys.stderr)
+        raise
+    print(f"try: python predict.py --model {run.path} --text \"배우들 연기가 정말 좋았어요\"")
+    return 0
+
+
+def compare(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Train every config on the same tokens, splits and seeds, then compare them."""
+    from app.comparison.compare import compare_configs
+    from app.config import load_config
+    from app.reporting.tables import format_text
+
+    configs = [load_config(path, overrides) for path in args.compare]
+    seeds = [configs[0].train.seed + k for k in range(args.seeds)]
+    name = args.name or f"comparison-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = "python train.py " + " ".join(sys.argv[1:])
+    final, summary = compare_configs(configs, args.compare, seeds, args.models_dir, name, command,
+                                     setup=functools.partial(prepare_process, args.verbose))
+    print("\n" + format_text(summary))
+    print(f"\nsaved {final}: comparison.md, comparison.csv, comparison.json, report.html and each model's run")
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,1 @@
+"""Comparing models on one test set: scoring, significance, the report."""

@@ -1,0 +1,1 @@
+"""Reading comment files: formats, encodings, labels, and where NSMC lives."""

@@ -1,0 +1,78 @@
+"""Atomic writes: a directory (a run, a comparison, a checkpoint, a report) is written
+beside its final place and renamed into it only when complete, so a crash, Ctrl-C or
+SIGTERM never leaves a half-written one behind."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from app.errors import InputError
+
+
+class AtomicDirectory:
+    """``with AtomicDirectory(target) as staging:`` write into ``staging``; on a clean
+    exit it becomes ``target`` (``.path`` says where), on any exception it is removed.
+
+    ``mode``:
+      new      a taken name gets a suffix (``name-2``, ``name-3``...), so two
+               trainings never write into one directory
+      replace  an existing ``target`` is swapped out for the new one (an epoch
+               checkpoint replacing the last)
+      merge    each file written is renamed into ``target``, which may hold other
+               files (a folder the user named for reports): every file is whole
+    """
+
+    MODES = ("new", "replace", "merge")
+
+    def __init__(self, target: str | os.PathLike, *, mode: str = "new") -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.target, self.mode = Path(target), mode
+        self.path: Path | None = None
+        self._staging: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent))
+        return self._staging
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> bool:
+        if kind is not None:  # Ctrl-C included: nothing half-written stays behind
+            shutil.rmtree(self._staging, ignore_errors=True)
+            return False
+        try:
+            self.path = {"new": self._publish, "replace": self._swap_in, "merge": self._merge}[self.mode]()
+        except BaseException:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            raise
+        return False
+
+    def _publish(self) -> Path:
+        for attempt in range(1, 1000):
+            final = self.target if attempt == 1 else self.target.with_name(f"{self.target.name}-{attempt}")
+            if final.exists():
+                continue
+            try:
+                os.rename(self._staging, final)  # atomic; fails if another run took the name meanwhile
+                return final
+            except OSError:
+                continue
+        raise InputError(f"{self.target.parent}: could not find a free directory name for {self.target.name}")
+
+    def _merge(self) -> Path:
+        self.target.mkdir(parents=True, exist_ok=True)
+        for written in sorted(self._staging.iterdir()):
+            os.replace(written, self.target / written.name)
+        self._staging.rmdir()
+        return self.target
+
+    def _swap_in(self) -> Path:
+        previous = self.target.with_name(f".{self.target.name}.previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        if self.target.exists():
+            self.target.rename(previous)
+        os.rename(self._staging, self.target)
+        shutil.rmtree(previous, ignore_errors=True)
+        return self.target

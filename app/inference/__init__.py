@@ -1,0 +1,1 @@
+"""Classifying comments with a saved run: the Classifier."""

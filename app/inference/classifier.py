@@ -1,0 +1,235 @@
+"""The Classifier: a saved run loaded once, comments in, predictions out, with the
+same tokenizer and vocabulary as training.
+
+    clf = Classifier.load("models/<run>")
+    clf.predict(["배우들 연기가 정말 좋았어요", ""])   # [Prediction(label='positive', ...), Prediction(status='empty')]
+    clf.predict_frame(frame, text_column="document")  # the frame plus label, confidence, p_<class>, status
+    clf.explain("그런데 생산직은 좋겠죠")                # word attributions and the gate trace
+
+Every input row gets an output row, in order. A row whose comment is empty (or only
+spaces), or whose tokens are all unknown to the vocabulary, gets no label: the model
+would only return its constant score for an all-padding input. Its ``status`` says why:
+
+    ok                a prediction
+    empty             the comment is empty or whitespace only
+    no_known_tokens   no token of the comment is in the vocabulary
+
+A Classifier may be called from several threads at once; it pickles as its path, so
+a worker process rebuilds it with ``Classifier.load``; ``close()`` (or ``with``)
+stops its tokenizer worker processes.
+"""
+
+import dataclasses
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.artifacts.run import SavedRun
+from app.errors import DataError
+from app.interpret.attribution import (
+    Explanation,
+)
+
+OK, EMPTY, NO_KNOWN_TOKENS = "ok", "empty", "no_known_tokens"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One comment's prediction; label, confidence and probabilities are None unless status is ok."""
+
+    label: str | None
+    confidence: float | None
+    probabilities: dict[str, float] | None  # class name -> probability
+    status: str  # ok, empty or no_known_tokens
+
+
+class Classifier:
+    """A saved run ready to classify comments (see the module docstring)."""
+
+    def __init__(self, run: SavedRun, batch_size: int = 1024, workers: int = 0) -> None:
+        self.run, self.batch_size, self.workers = run, batch_size, workers
+        self._model_lock = threading.Lock()  # Keras builds its predict function on the first call
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, batch_size: int = 1024, workers: int = 0) -> "Classifier":
+        """Load a run saved by train.py (safe_mode, checksum and consistency checks).
+
+        ``workers``: tokenizer processes for large inputs (0: every core). Raises
+        BundleError naming the file when the run is incomplete, damaged or unsafe.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, not {batch_size!r}")
+        return cls(SavedRun.load(path, workers=workers), batch_size, workers)
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+    @property
+    def labels(self) -> list[str]:
+        """The class names, in the order of the probabilities."""
+        return list(self.run.labels.names)
+
+    def __reduce__(self) -> tuple:  # another process rebuilds it from its path, never from pickled weights
+        return _load_again, (str(self.path), self.batch_size, self.workers)
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the tokenizer's worker processes (started for large inputs only)."""
+        self.run.tokenizer.close()
+
+    # ------------------------------------------------------------------------- scoring
+
+    def predict(self, texts: Iterable[str]) -> list[Prediction]:
+        """One Prediction per text, in order."""
+        if isinstance(texts, str):
+            raise TypeError("predict takes a list of comments; for one comment, use predict([text])")
+        probabilities, status = self.predict_proba(list(texts))
+        names = self.labels
+        predictions = []
+        for row, row_status in zip(probabilities, status):
+            if row_status != OK:
+                predictions.append(Prediction(None, None, None, str(row_status)))
+                continue
+            best = int(np.argmax(row))
+            predictions.append(Prediction(names[best], round(float(row[best]), 6),
+                                          {name: round(float(p), 6) for name, p in zip(names, row)}, OK))
+        return predictions
+
+    def predict_proba(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (n x classes; NaN rows where there is no prediction), status per text)."""
+        return self._score(*self._encode_with_status(list(texts)))
+
+    def predict_frame(self, frame: pd.DataFrame, text_column: str | None = None) -> pd.DataFrame:
+        """``frame`` (columns and order untouched) plus label, confidence, p_<class> and status.
+
+        ``text_column`` defaults to the column the model was trained on (e.g. document).
+        """
+        column = text_column or self.run.config.data.text_column
+        if column not in frame.columns:
+            raise DataError(f"text_column {column!r} is not a column of the frame; it has: "
+                            f"{', '.join(map(str, frame.columns))}")
+        return with_predictions(frame, self.labels, *self.predict_proba(frame[column].tolist()))
+
+    def predict_chunks(self, chunks: Iterable[pd.DataFrame], text_column: str) -> Iterator[tuple]:
+        """(chunk, probabilities, status) for each DataFrame of ``chunks``, in order.
+
+        The next chunk is read and tokenized in a background thread while the model scores
+        this one: the tokenizer's worker processes and TensorFlow then share the cores
+        instead of waiting for each other. Errors (a bad line in the input) come out here.
+        """
+        chunks = iter(chunks)
+
+        def read_and_encode():
+            chunk = next(chunks, None)
+            return None if chunk is None else (chunk, self._encode_with_status(chunk[text_column].tolist()))
+
+        with ThreadPoolExecutor(max_workers=1) as background:
+            pending = background.submit(read_and_encode)
+            while (ready := pending.result()) is not None:
+                pending = background.submit(read_and_encode)
+                chunk, (ids, status) = ready
+                yield chunk, *self._score(ids, status)
+
+    def encode(self, texts: list[str]) -> tuple[list[list[str]], np.ndarray]:
+        """(token lists, padded id matrix) for ``texts``, exactly as the model was trained."""
+        return self.run.encode(texts)
+
+    def _encode_with_status(self, texts: list) -> tuple[np.ndarray, np.ndarray]:
+        texts = [text if isinstance(text, str) else "" for text in texts]
+        _, ids = self.encode(texts)
+        status = np.full(len(texts), OK, dtype=object)
+        status[(ids > 1).sum(axis=1) == 0] = NO_KNOWN_TOKENS  # 0 = padding, 1 = unknown token
+        status[[not text.strip() for text in texts]] = EMPTY
+        return ids, status
+
+    def _score(self, ids: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from app.modeling.network import class_probabilities
+
+        probabilities = np.full((len(ids), len(self.labels)), np.nan, dtype=np.float64)
+        has_prediction = status == OK
+        with self._model_lock:
+            probabilities[has_prediction] = class_probabilities(self.run.model, ids[has_prediction], self.batch_size)
+        return probabilities, status
+
+    # ------------------------------------------------------------------------- looking inside
+
+    def explain(self, text: str) -> "Explanation":
+        """Word attributions (integrated gradients) and the first recurrent layer's gate
+        trace for one comment. Raises DataError when it has nothing to explain."""
+        from app.interpret.attribution import NOT_EXPLAINED
+
+        status, explanations = self.explain_many([text])
+        if 0 not in explanations:
+            raise DataError(f"nothing to explain ({NOT_EXPLAINED[status[0]]})")
+        return explanations[0]
+
+    def explain_many(self, texts: list[str]) -> tuple[np.ndarray, dict[int, "Explanation"]]:
+        """(status per text, {row: Explanation} for the rows whose status is ok)."""
+        from app.interpret.attribution import explain_encoded, explained_class
+
+        texts = [text if isinstance(text, str) else "" for text in texts]
+        probabilities, status = self.predict_proba(texts)
+        rows = np.flatnonzero(status == OK)
+        tokens, ids = self.encode([texts[row] for row in rows])
+        predicted = np.nan_to_num(probabilities[rows]).argmax(axis=1)
+        with self._model_lock:
+            found = explain_encoded(self.run.model, self.labels, self.run.config.vocab.truncate,
+                                    [texts[row] for row in rows], tokens, ids, predicted,
+                                    target=explained_class(self.labels))
+        # numbered by their position in ``texts``
+        return status, {int(row): dataclasses.replace(explanation, number=int(row) + 1)
+                        for row, explanation in zip(rows, found)}
+
+
+def _load_again(path: str, batch_size: int, workers: int) -> Classifier:
+    return Classifier.load(path, batch_size=batch_size, workers=workers)
+
+
+# ----------------------------------------------------------------------------- output columns
+
+def output_columns(existing: Iterable[Any], names: list[str]) -> list[str]:
+    """Names of the added columns; ``predicted_`` is prefixed where the input has one."""
+    wanted = ["label", "confidence", *(f"p_{name}" for name in names), "status"]
+    taken, columns = set(existing), []
+    for column in wanted:
+        while column in taken:
+            column = f"predicted_{column}"
+        taken.add(column)
+        columns.append(column)
+    return columns
+
+
+def with_predictions(frame: pd.DataFrame, names: list[str], probabilities: np.ndarray,
+                     status: np.ndarray) -> pd.DataFrame:
+    """``frame`` (columns and order untouched) plus label, confidence, p_<class>, status."""
+    columns = output_columns(frame.columns, names)
+    best = predicted_classes(probabilities, status)
+    added = {
+        columns[0]: [names[i] if i >= 0 else None for i in best],  # null in JSON, empty in CSV
+        columns[1]: np.round(probabilities.max(axis=1), 6),  # NaN where there is no prediction
+    }
+    for column, i in zip(columns[2:-1], range(len(names))):
+        added[column] = np.round(probabilities[:, i], 6)
+    added[columns[-1]] = status
+    result = frame.reset_index(drop=True).copy()
+    for column, values in added.items():
+        result[column] = values
+    return result
+
+
+def predicted_classes(probabilities: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Class index per row, -1 where there is no prediction."""
+    return np.where(status == OK, np.nan_to_num(probabilities).argmax(axis=1), -1)

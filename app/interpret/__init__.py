@@ -1,0 +1,1 @@
+"""Looking inside a model: gate traces, word attributions, gradients through time."""

@@ -1,0 +1,82 @@
+"""Recurrent models built from a ModelConfig, and their class probabilities.
+
+The network is: token ids -> Embedding (id 0 masked) -> [SpatialDropout] -> one or
+more SimpleRNN / LSTM / GRU layers (optionally bidirectional) -> the last state or a
+pooling over all states -> [hidden Dense] -> Dense output (sigmoid for two classes,
+softmax for more).
+"""
+
+import keras
+import numpy as np
+from keras import layers
+
+import app.modeling.layers  # noqa: F401 - registers the custom layers safe_mode may load
+from app.modeling.cells import CELLS
+from app.modeling.poolings import POOLINGS
+from app.text.vocab import padded_spans
+
+
+def build_model(config, vocab_size, num_classes):
+    """A keras.Model (compiled later) for ``config`` (a ModelConfig).
+
+    The input takes sequences of any length, so prediction can cut the padding of
+    short comments away (see class_probabilities).
+    """
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = layers.Embedding(vocab_size, config.embedding_dim, mask_zero=True, name="embedding")(inputs)
+    if config.embedding_dropout:
+        x = layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
+    for depth in range(1, config.layers + 1):
+        keep_sequence = depth < config.layers or POOLINGS[config.pooling].build is not None
+        rnn = CELLS[config.cell].layer_class()(
+            config.units,
+            activation=config.activation,
+            dropout=config.dropout,
+            recurrent_dropout=config.recurrent_dropout,
+            return_sequences=keep_sequence,
+            name=f"{config.cell}_{depth}",
+        )
+        if config.bidirectional:
+            rnn = layers.Bidirectional(rnn, name=f"bidirectional_{config.cell}_{depth}")
+        x = rnn(x)
+    if POOLINGS[config.pooling].build is not None:
+        x = POOLINGS[config.pooling].build(x)
+    if config.head_units:
+        x = layers.Dense(config.head_units, activation="relu", name="head")(x)
+    if config.head_dropout:
+        x = layers.Dropout(config.head_dropout, name="head_dropout")(x)
+    if num_classes == 2:
+        outputs = layers.Dense(1, activation="sigmoid", name="output")(x)
+    else:
+        outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=f"{config.cell}_classifier")
+
+
+def output_classes(model):
+    """How many classes a model built by build_model predicts."""
+    units = model.output_shape[-1]
+    return 2 if units == 1 else units
+
+
+def class_probabilities(model, ids, batch_size=1024):
+    """An (n, classes) array of probabilities; a sigmoid output p becomes [1 - p, p].
+
+    Comments are sorted by length and predicted a batch at a time, each batch's front
+    padding cut to its longest comment: padding is masked, so the results are the
+    same, and most comments are far shorter than max_length. Keras traces its predict
+    function with reduce_retracing, so after the first few lengths one trace serves all.
+    """
+    if len(ids) == 0:  # Keras cannot predict an empty batch
+        return np.zeros((0, output_classes(model)), dtype=np.float32)
+    width = ids.shape[1]
+    spans = np.maximum(padded_spans(ids), 1)  # an all-padding row still needs one step
+    if model.input_shape[1] is not None:  # a model built for one fixed length
+        spans[:] = width
+    order = np.argsort(spans, kind="stable")
+    probabilities = np.empty((len(ids), model.output_shape[-1]), dtype=np.float32)
+    for start in range(0, len(ids), batch_size):
+        rows = order[start:start + batch_size]
+        probabilities[rows] = model.predict_on_batch(ids[rows, width - spans[rows].max():])
+    if probabilities.shape[-1] == 1:
+        probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
+    return probabilities

@@ -1,0 +1,166 @@
+"""Korean tokenizers behind one small interface, run on every core, with a disk cache.
+
+Backends:
+  mecab  python-mecab-ko morphemes (the fast default: a C++ analyzer)
+  okt    konlpy's Open Korean Text morphemes, optional stemming and normalization (Java)
+  kiwi   kiwipiepy morphemes
+  char   characters, with one "▁" token for each run of spaces
+
+Work is split into chunks and sent to worker processes started by a *forkserver*: a
+clean process that imports only this module, so workers never inherit TensorFlow's
+threads or a running Java VM from the caller.
+"""
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from importlib import metadata
+from itertools import repeat
+from pathlib import Path
+
+from app import paths
+from app.logs import PROGRESS
+from app.text.backends import BACKENDS
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 2000  # comments per task sent to a worker
+PARALLEL_MIN = 4000  # below this, the pool's start-up costs more than it saves
+TOKEN_SEPARATOR = "\x1f"  # cache files: one comment a line, tokens split by this
+_analyzers = {}  # per process: (backend, stem, norm) -> analyze(texts) -> token lists
+
+
+def _analyzer(backend, stem, norm):
+    key = (backend, stem, norm)
+    if key not in _analyzers:
+        _analyzers[key] = BACKENDS[backend].make(stem, norm)
+    return _analyzers[key]
+
+
+def _clean(tokens):
+    """Tokens never hold spaces or control characters (they are stored one per line)."""
+    cleaned = (t if t.isprintable() and " " not in t else "".join(c for c in t if c.isprintable() and c != " ") for t in tokens)
+    return [t for t in cleaned if t]
+
+
+def _tokenize_chunk(settings, texts):
+    """Token lists for one chunk; blank comments skip the analyzer and get none."""
+    analyze = _analyzer(*settings)
+    tokens = [[] for _ in texts]
+    filled = [i for i, text in enumerate(texts) if text.strip()]
+    for i, found in zip(filled, analyze([texts[i] for i in filled]), strict=True):
+        tokens[i] = _clean(found)
+    return tokens
+
+
+class Tokenizer:
+    """Splits comments into tokens exactly the same way at training and prediction time."""
+
+    def __init__(self, backend="mecab", stem=False, norm=False, workers=0, cache=True, cache_dir=None):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown tokenizer backend {backend!r}; expected one of {', '.join(BACKENDS.names())}")
+        self.backend, self.stem, self.norm = backend, stem, norm
+        self.workers = workers or os.cpu_count() or 1
+        self.cache = cache
+        self.cache_dir = Path(cache_dir or paths.cache_dir())
+        self.last_run = None  # {"comments", "seconds", "per_second", "cached", "workers"}
+        self._pool = None
+
+    @classmethod
+    def from_config(cls, config, **overrides):
+        return cls(config.backend, config.stem, config.norm, config.workers, config.cache, **overrides)
+
+    def settings(self):
+        """What decides the tokens: saved with a model so predict tokenizes the same way."""
+        packages = BACKENDS[self.backend].packages
+        return {
+            "backend": self.backend,
+            "stem": self.stem,
+            "norm": self.norm,
+            "library": ", ".join(f"{p}=={metadata.version(p)}" for p in packages) or None,
+        }
+
+    def tokenize(self, texts, progress=False):
+        """Token lists for ``texts`` (empty comments give empty lists), in order."""
+        texts = [text if isinstance(text, str) else "" for text in texts]
+        start = time.perf_counter()
+        cache_file = self._cache_file(texts) if self.cache else None
+        tokens = _read_cache(cache_file, len(texts)) if cache_file else None
+        cached = tokens is not None
+        if tokens is None:
+            tokens = self._run(texts, progress)
+            if cache_file:
+                _write_cache(cache_file, tokens)
+        seconds = time.perf_counter() - start
+        self.last_run = {
+            "comments": len(texts),
+            "seconds": seconds,
+            "per_second": len(texts) / seconds if seconds > 0 else float("inf"),
+            "cached": cached,
+            "workers": 1 if cached or len(texts) < PARALLEL_MIN else self.workers,
+        }
+        return tokens
+
+    def log_last_run(self, part):
+        """Log how the last ``tokenize`` went: comments, seconds, rate, cache or processes."""
+        run = self.last_run
+        how = "from the cache" if run["cached"] else f"with {self.backend} on {run['workers']} process(es)"
+        log.info(f"tokenized {run['comments']:,} {part} comments in {run['seconds']:.1f}s "
+                 f"({run['per_second']:,.0f} comments/s, {how})")
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _run(self, texts, progress):
+        settings = (self.backend, self.stem, self.norm)
+        if self.workers == 1 or len(texts) < PARALLEL_MIN:
+            return _tokenize_chunk(settings, texts)
+        chunks = [texts[i : i + CHUNK_SIZE] for i in range(0, len(texts), CHUNK_SIZE)]
+        tokens, last_report, start = [], time.perf_counter(), time.perf_counter()
+        for chunk_tokens in self._executor().map(_tokenize_chunk, repeat(settings), chunks):
+            tokens.extend(chunk_tokens)
+            if progress and time.perf_counter() - last_report > 5:
+                last_report = time.perf_counter()
+                rate = len(tokens) / (last_report - start)
+                log.info(f"  tokenized {len(tokens):,}/{len(texts):,} comments ({rate:,.0f}/s)", extra=PROGRESS)
+        return tokens
+
+    def _executor(self):
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    def _cache_file(self, texts):
+        digest = hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode())
+        for text in texts:
+            digest.update(text.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00")
+        return self.cache_dir / f"{self.backend}-{digest.hexdigest()[:32]}.txt"
+
+
+def _read_cache(path, expected_rows):
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(lines) != expected_rows + 1:  # a damaged cache is ignored, never trusted
+        return None
+    return [line.split(TOKEN_SEPARATOR) if line else [] for line in lines[:-1]]
+
+
+def _write_cache(path, tokens):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text("".join(TOKEN_SEPARATOR.join(t) + "\n" for t in tokens), encoding="utf-8")
+        partial.replace(path)
+    except OSError as error:  # a read-only disk slows the next run, nothing more
+        log.warning(f"could not write the token cache {path}: {error}")

@@ -1,0 +1,155 @@
+"""Knowledge distillation: a teacher labels unlabeled comments with its probabilities,
+and the saved model learns from those as well as from the labeled comments.
+
+The teacher is the config's own model, trained first as train.py trains it, averaged
+with a naive-Bayes-scaled n-gram logistic regression (NBSVM, app/ngrams.py) fitted on
+the same training rows. The two err on different comments, so their mean is more
+accurate than either (README: "What each choice is worth"). The student, a model of
+the same config, then trains on the labeled comments and on the teacher's
+probabilities for the unlabeled ones: a probability says how sure the teacher is,
+not only which class it picks. With ``warm_start`` the student starts from the
+teacher's recurrent weights (the same rows and word vectors build the same
+vocabulary) rather than afresh from the word vectors. Only the student is saved, so
+prediction still runs one recurrent model and the run holds nothing but Keras
+weights and text files.
+
+With a checkpoint directory (train.py) the teacher's epochs are checkpointed in
+``teacher/``, then its probabilities and weights in ``teacher.npz`` (with a digest of
+the comments they belong to) until the student, checkpointed in ``student/``, is
+trained: ``--resume`` goes on from whichever was interrupted.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.errors import DataError
+
+log = logging.getLogger(__name__)
+
+TEACHER_FILE = "teacher.npz"  # in the checkpoint directory: the teacher's probabilities and weights
+TEACHER_DIR, STUDENT_DIR = "teacher", "student"  # in the checkpoint directory: each one's epochs
+
+
+@dataclass
+class Teaching:
+    tokens: list  # token lists of the unlabeled comments
+    targets: np.ndarray  # the teacher's probability targets for them (see app.modeling.losses.probability_targets)
+    report: dict  # what the run's metrics.json says about the teacher
+    weights: list  # the teacher's recurrent model's weights: the student may start from them
+
+
+def teach(config, prepared, fit_rows, train_model, checkpoint_dir=None, resume=False):
+    """Train the teacher on ``fit_rows``: a Teaching with its probabilities for the
+    unlabeled comments of ``config.distill`` and its recurrent weights (None when NSMC's
+    unlabeled file is missing: the student then trains as a plain model, as
+    pretraining does without it). ``train_model`` trains the teacher's recurrent half
+    (app.training.run.train_model, which calls this); TrainingDiverged comes from it."""
+    from app.training.fit import remove_checkpoint
+
+    texts = _read_unlabeled(config)
+    if texts is None:
+        return None
+    tokens = prepared.tokenizer.tokenize(texts, progress=True)
+    prepared.tokenizer.log_last_run("unlabeled")
+    prepared.tokenizer.close()
+    # the labeled rows too: the teacher's vocabulary and weights come from them
+    digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
+    saved = Path(checkpoint_dir) / TEACHER_FILE if checkpoint_dir else None
+    if resume and saved and saved.exists():
+        with np.load(saved, allow_pickle=False) as arrays:
+            if str(arrays["digest"]) == digest and "weight_count" in arrays.files:
+                log.info(f"teacher: its probabilities for {len(tokens):,} unlabeled comments read from {saved}")
+                weights = [arrays[f"weight_{i}"] for i in range(int(arrays["weight_count"]))]
+                return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])), weights)
+        log.info(f"note: {saved} is another teacher's (other comments, or an older version); "
+              f"training the teacher and the student again")
+        remove_checkpoint(student_checkpoint(checkpoint_dir))  # it learned from that teacher
+    teaching = _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, checkpoint_dir, resume)
+    if saved:
+        _save_atomically(saved, targets=teaching.targets, report=np.array(json.dumps(teaching.report)),
+                         digest=np.array(digest), weight_count=np.array(len(teaching.weights)),
+                         **{f"weight_{i}": w for i, w in enumerate(teaching.weights)})
+    return teaching
+
+
+def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, checkpoint_dir, resume):
+    """Train the teacher and score ``texts``: a Teaching."""
+    from app.evaluation.metrics import classification_metrics
+    from app.modeling.network import class_probabilities
+    from app.training.ngrams import naive_bayes_classifier
+
+    started = time.perf_counter()
+    # the n-gram half first: the recurrent half's checkpoint is gone once it finishes,
+    # so the work after it, which a Ctrl-C would lose, should be short
+    log.info(f"\n=== teacher: naive-Bayes n-grams, then {config.name or config.model.cell} without distillation")
+    linear = naive_bayes_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
+    linear_unlabeled, linear_test = linear.predict_proba(texts), linear.predict_proba(prepared.test_texts)
+    log.info(f"naive-Bayes n-grams + logistic regression fitted on {len(fit_rows):,} comments and run on "
+          f"{len(texts):,} unlabeled ones")
+    teacher_checkpoint = Path(checkpoint_dir) / TEACHER_DIR if checkpoint_dir else None
+    recurrent = train_model(dataclasses.replace(config, distill=type(config.distill)()), prepared,
+                            checkpoint_dir=teacher_checkpoint, resume=resume)
+    length, truncate = config.vocab.max_length, config.vocab.truncate
+    unlabeled = (class_probabilities(recurrent.model, recurrent.vocab.encode(tokens, length, truncate))
+                 + linear_unlabeled) / 2
+    targets = (unlabeled[:, 1] if len(prepared.labels.names) == 2 else unlabeled).astype("float32")
+
+    def accuracy(probabilities):
+        return classification_metrics(prepared.y_test, probabilities, prepared.labels.names)["accuracy"]
+
+    report = {
+        "unlabeled_comments": len(texts),
+        "teacher_accuracy": accuracy((recurrent.test_probabilities + linear_test) / 2),
+        "teacher_recurrent_accuracy": recurrent.metrics["accuracy"],
+        "teacher_ngram_accuracy": accuracy(linear_test),
+        "teacher_seconds": round(time.perf_counter() - started, 2),  # this session's part, after a resume
+    }
+    log.info(f"teacher: test accuracy {report['teacher_accuracy']:.4f} (recurrent {report['teacher_recurrent_accuracy']:.4f}, "
+          f"n-grams {report['teacher_ngram_accuracy']:.4f}) in {report['teacher_seconds']:.0f}s")
+    return Teaching(tokens, targets, report, recurrent.model.get_weights())
+
+
+def student_checkpoint(checkpoint_dir):
+    """Where the student's epochs are checkpointed: beside the teacher's probabilities."""
+    return Path(checkpoint_dir) / STUDENT_DIR if checkpoint_dir else None
+
+
+def _read_unlabeled(config):
+    from app.training.pretrain import read_unlabeled_if_there
+
+    # all of them: max_rows takes a random part below, not the file's first rows
+    texts, source = read_unlabeled_if_there(dataclasses.replace(config.distill, max_rows=None), config.data, "distill",
+                                            without="training without distillation")
+    if texts is None:
+        return None
+    if not texts:
+        raise DataError(f"{source}: no comments to distil on (distill.unlabeled); every row is empty")
+    if config.distill.max_rows and len(texts) > config.distill.max_rows:
+        rows = np.random.default_rng(config.train.seed).permutation(len(texts))[:config.distill.max_rows]
+        texts = [texts[i] for i in np.sort(rows)]
+    log.info(f"distillation: {len(texts):,} unlabeled comments from {source}")
+    return texts
+
+
+def _digest(unlabeled, labeled, labels):
+    digest = hashlib.sha256()
+    digest.update(f"{len(unlabeled)} unlabeled, {len(labeled)} labeled\n".encode())
+    for text in [*unlabeled, *labeled]:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def _save_atomically(path, **arrays):
+    partial = path.with_name(path.name + ".partial.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(partial, **arrays)
+    os.replace(partial, path)
