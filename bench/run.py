@@ -182,7 +182,7 @@ def nsmc_configs():
 
 def default_config():
     """The config `python train.py` trains when given none."""
-    import train
+    from app.cli import train
 
     return ROOT / train.parse_args([]).config
 

@@ -155,7 +155,7 @@ def test_each_cell_predicts_the_same_alone_in_a_batch_and_after_a_round_trip(cel
 def test_nothing_in_the_project_loads_models_unsafely():
     from conftest import PROJECT_ROOT
 
-    sources = [*PROJECT_ROOT.glob("app/*.py"), PROJECT_ROOT / "train.py", PROJECT_ROOT / "predict.py"]
+    sources = [*PROJECT_ROOT.glob("app/**/*.py"), PROJECT_ROOT / "train.py", PROJECT_ROOT / "predict.py"]
     for path in sources:
         text = path.read_text(encoding="utf-8")
         for unsafe in ("safe_mode=False", "import pickle", "allow_pickle=True", "load_weights(", '.h5"'):
