@@ -8,7 +8,15 @@ in one place (app.cli.common.run_command); anything else is a bug and keeps its 
 
 
 class InputError(ValueError):
-    """Base class: a config, data file or model directory that cannot be used as given."""
+    """Base class: a config, data file or model directory that cannot be used as given.
+
+    ``parameter`` names the setting that would fix it, in the library's terms
+    (``format``, ``encoding``, ``text_column``): each command-line tool adds its own
+    flag for it to the message."""
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class ConfigError(InputError):

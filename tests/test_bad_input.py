@@ -178,3 +178,16 @@ def test_invalid_bytes_in_a_command_line_comment_are_replaced_not_fatal(tiny_run
     broken = b"\xff\xfe \xec\xa2\x8b\xec\x95\x84\xec\x9a\x94".decode("utf-8", "surrogateescape")  # as argv holds it
     assert run_predict(tiny_run, "--text", broken) == 0
     assert "\ufffd\ufffd 좋아요" in capsys.readouterr().out
+
+
+def test_each_tool_names_its_own_flag_for_the_setting_that_fixes_an_error(tiny_run, tmp_path, capsys):
+    from app.cli import train
+
+    unknown = tmp_path / "comments.xlsx"
+    unknown.write_text("가\n", encoding="utf-8")
+    assert run_predict(tiny_run, str(unknown)) == 2
+    assert capsys.readouterr().err.strip().endswith("give its format: tsv, csv, jsonl or txt (--format tsv, csv, jsonl or txt)")
+    cp949 = tmp_path / "comments.tsv"
+    cp949.write_bytes("document\tlabel\n좋아요\t1\n".encode("cp949"))
+    assert train.main(["--config", "configs/quick.yaml", "--data", str(cp949), "--set", "data.encoding=utf-8"]) == 2
+    assert capsys.readouterr().err.strip().endswith("(--set data.encoding=..., or --set data.encoding_errors=replace)")

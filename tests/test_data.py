@@ -173,9 +173,10 @@ def test_format_option_overrides_the_extension(tmp_path):
 
 def test_unknown_extension_is_an_error_suggesting_format(tmp_path):
     path = write(tmp_path, "comments.xlsx", "가\n")
-    with pytest.raises(DataError, match=r"--format") as caught:
+    with pytest.raises(DataError, match=r"give its format: tsv, csv, jsonl or txt") as caught:
         open_source(path)
     assert "comments.xlsx" in str(caught.value) and "'.xlsx'" in str(caught.value)
+    assert caught.value.parameter == "format"  # the tools add their flag: --format, --set data.format
 
 
 def test_open_source_on_a_missing_file_or_a_directory_is_an_error(tmp_path):
@@ -219,7 +220,7 @@ def test_an_unknown_encoding_name_is_an_error(tmp_path):
 def test_a_wrong_encoding_is_an_error_naming_the_line_and_byte(tmp_path, name, line):
     text = {"c.tsv": KOREAN_TSV, "c.txt": "재밌다\n", "c.jsonl": '{"document": "재밌다"}\n'}[name]
     path = write(tmp_path, name, text, encoding="cp949")
-    with pytest.raises(DataError, match=rf"line {line}: byte 0x[0-9a-f]{{2}} is not valid utf-8; pass --encoding"):
+    with pytest.raises(DataError, match=rf"line {line}: byte 0x[0-9a-f]{{2}} is not valid utf-8; give its encoding"):
         read(path, encoding="utf-8")
 
 

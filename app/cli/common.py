@@ -147,18 +147,20 @@ def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
                         help="show TensorFlow's start-up messages (also: KOSENT_VERBOSE=1)")
 
 
-def run_command(command: Callable[[], int], hints: dict[type, str] | None = None) -> int:
+def run_command(command: Callable[[], int], flag_for: Callable[[str], str | None] | None = None) -> int:
     """Run a command-line tool's body and return its exit status.
 
     An InputError prints ``error: <message>`` and gives 2; a failed or diverged
     training gives 1; Ctrl-C gives 130 (no output file or model is left
     half-written: both are renamed into place only when complete); a closed pipe
-    (``| head``) ends quietly. ``hints`` add a flag hint after the message of an
-    error type (the library words errors in its own terms, the tools in flags).
+    (``| head``) ends quietly. The library words errors in its own terms and names
+    the ``parameter`` that would fix one; ``flag_for`` gives the tool's flag for it,
+    added to the message.
     """
     def fail(error: BaseException, status: int) -> int:
-        hint = next((text for kind, text in (hints or {}).items() if isinstance(error, kind)), "")
-        print(f"error: {error}{hint}", file=sys.stderr)
+        parameter = getattr(error, "parameter", None)
+        flag = flag_for(parameter) if flag_for and parameter else None
+        print(f"error: {error}{f' ({flag})' if flag else ''}", file=sys.stderr)
         return status
 
     try:

@@ -31,7 +31,9 @@ from app.cli.common import (
     prepare_process,
     run_command,
 )
-from app.errors import BundleError
+from app.errors import BundleError, InputError
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def parse_args(argv=None):
@@ -66,7 +68,6 @@ def gradients(args):
     from app.interpret.gradients import (
         GradientCurve,
         by_distance,
-        figure_path,
         format_gradient_table,
         gradient_norms,
         plot_gradients,
@@ -96,7 +97,6 @@ def gradients(args):
 def clipping(args):
     from app.artifacts.run import read_config
     from app.interpret.gradients import (
-        figure_path,
         format_clipping_table,
         plot_clipping,
         read_grad_norms,
@@ -112,6 +112,15 @@ def clipping(args):
     print(format_clipping_table(runs))
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def figure_path(out):
+    """--out checked before any work: a figure format, in a directory that can be made."""
+    path = Path(out)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InputError(f"--out {out}: the figure must end in {', '.join(FIGURE_SUFFIXES)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 if __name__ == "__main__":

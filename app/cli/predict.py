@@ -26,6 +26,12 @@ from app.cli.common import (
 )
 from app.errors import DataError
 
+FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
+    "format": "--format tsv, csv, jsonl or txt",
+    "encoding": "--encoding, or --encoding-errors replace",
+    "text_column": "--text-column",
+}
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="predict.py", description=__doc__,
@@ -67,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prepare_process(args.verbose)
-    return run_command(lambda: compare(args) if args.compare else predict(args))
+    return run_command(lambda: compare(args) if args.compare else predict(args), FLAGS.get)
 
 
 def predict(args: argparse.Namespace) -> int:

@@ -21,12 +21,23 @@ from app.cli.common import (
     prepare_process,
     run_command,
 )
-from app.errors import BundleError
 
 DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
     "nsmc": {"train": "nsmc:train", "test": "nsmc:test", "label_names": {0: "negative", 1: "positive"}},
     "nsmc3": {"train": "nsmc:train3", "test": None, "label_names": {0: "negative", 1: "neutral", 2: "positive"}},
 }
+
+
+FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
+    "format": "--set data.format=tsv, csv, jsonl or txt",
+    "encoding": "--set data.encoding=..., or --set data.encoding_errors=replace",
+    "text_column": "--set data.text_column=...",
+}
+
+
+def flag_for(parameter: str) -> str | None:
+    """This tool's flag for a parameter the library names; a config key is set with --set."""
+    return f"align them with --set {parameter}=..." if "." in parameter else FLAGS.get(parameter)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,10 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     # for --resume and no half-written run is left under models/
     signal.signal(signal.SIGTERM, _interrupt)
     overrides = (data_overrides(args.data) if args.data else []) + args.set
-    hints = {BundleError: " (--resume)"} if args.resume else {}
     if args.compare:
-        return run_command(lambda: compare(args, overrides))
-    return run_command(lambda: train(args, overrides), hints)
+        return run_command(lambda: compare(args, overrides), flag_for)
+    return run_command(lambda: train(args, overrides), flag_for)
 
 
 def train(args: argparse.Namespace, overrides: list[str]) -> int:

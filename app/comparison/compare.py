@@ -205,7 +205,7 @@ def check_comparable(configs, paths):
             if other[section][key] != value:
                 raise ConfigError(
                     f"{path}: {section}.{key} is {other[section][key]!r} but {value!r} in {first_path}; models "
-                    f"compared must share data, tokenizer and pretrain settings (align them with --set {section}.{key}=...)")
+                    f"compared must share data, tokenizer and pretrain settings", parameter=f"{section}.{key}")
 
 
 def unique_names(names):

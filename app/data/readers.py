@@ -138,7 +138,8 @@ def open_source(path=None, stream=None, format=None, encoding=None, text_column=
         path = _existing_file(Path(path))
         format = format or FORMATS.get(path.suffix.lower())
         if format is None:
-            raise DataError(f"{path}: cannot tell the format from {path.suffix!r}; pass --format tsv, csv, jsonl or txt")
+            raise DataError(f"{path}: cannot tell the format from {path.suffix!r}; give its format: tsv, csv, jsonl or txt",
+                            parameter="format")
         with open(path, "rb") as handle:
             head = handle.read(HEAD_BYTES + 1)
         whole = len(head) <= HEAD_BYTES
@@ -188,7 +189,7 @@ def iter_chunks(source, text_column, chunk_rows=CHUNK_ROWS):
     try:
         yield from readers[source.format](source, text_column, chunk_rows)
     except UnicodeDecodeError as error:
-        raise DataError(f"{source.name}: {_describe_bad_bytes(source, error)}") from None
+        raise DataError(f"{source.name}: {_describe_bad_bytes(source, error)}", parameter="encoding") from None
     replaced = _ReplacementCounter.replaced - replaced_before
     if replaced:
         log.warning(f"{source.name}: replaced {replaced:,} undecodable byte(s) with U+FFFD "
@@ -315,12 +316,13 @@ def _read_text(source, text_column, chunk_rows):
 def _require_column(source, columns, column):
     if column not in columns:
         shown = ", ".join(map(str, columns))
-        raise DataError(f"{source.name}: no column {column!r} (the file has: {shown}); set the column name in the config or with --text-column/--label-column")
+        raise DataError(f"{source.name}: no column {column!r} (the file has: {shown}); name the column that holds the comments",
+                        parameter="text_column")
 
 
 def _describe_bad_bytes(source, error):
     if source.path is None:
-        return f"input is not valid {source.encoding} ({error.reason}); pass --encoding, or --encoding-errors replace"
+        return f"input is not valid {source.encoding} ({error.reason}); give its encoding, or replace undecodable bytes"
     data = source.path.read_bytes()
     try:
         data.decode(source.encoding)
@@ -328,8 +330,8 @@ def _describe_bad_bytes(source, error):
     except UnicodeDecodeError as whole:
         offset = whole.start
     line = data.count(b"\n", 0, offset) + 1
-    return (f"line {line}: byte 0x{data[offset]:02x} is not valid {source.encoding}; pass --encoding "
-            f"(e.g. cp949, utf-8), or --encoding-errors replace to read past it")
+    return (f"line {line}: byte 0x{data[offset]:02x} is not valid {source.encoding}; give its encoding "
+            f"(e.g. cp949, utf-8), or replace undecodable bytes to read past it")
 
 
 # ----------------------------------------------------------------------------- labels

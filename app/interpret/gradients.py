@@ -6,15 +6,13 @@ import csv
 import dataclasses
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 
-from app.errors import BundleError, DataError, InputError
+from app.errors import BundleError, DataError
 from app.modeling.cells import CELLS
 
 log = logging.getLogger(__name__)
-FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 SAMPLE_SEED = 0  # the same comments for every model and every run
 MIN_COMMENTS = 20  # a distance fewer comments reach is too noisy to plot or compare
 RATIO_DISTANCES = (10, 20, 40)
@@ -218,15 +216,6 @@ def _table(header, rows):
 
 
 # ----------------------------------------------------------------------------- files
-
-def figure_path(out):
-    """--out checked before any work: a figure format, in a directory that can be made."""
-    path = Path(out)
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise InputError(f"--out {out}: the figure must end in {', '.join(FIGURE_SUFFIXES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
 
 def _log_scale(axis):
     """A log y axis labelled 0.1, 0.2, 0.5, 1...: plain text, as NanumGothic lacks the

@@ -4,7 +4,7 @@ and the saved model learns from those as well as from the labeled comments.
 The teacher is the config's own model, trained first as train.py trains it, averaged
 with a naive-Bayes-scaled n-gram logistic regression (NBSVM, app/ngrams.py) fitted on
 the same training rows. The two err on different comments, so their mean is more
-accurate than either (README: "What each choice is worth"). The student, a model of
+accurate than either (docs/experiments.md: "What each choice is worth"). The student, a model of
 the same config, then trains on the labeled comments and on the teacher's
 probabilities for the unlabeled ones: a probability says how sure the teacher is,
 not only which class it picks. With ``warm_start`` the student starts from the

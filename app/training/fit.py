@@ -128,7 +128,7 @@ class LengthBatches:
     morphemes on average, max_length 60), and a recurrent layer steps through every
     padding position of a batch. Sorting each pool of ``POOL_BATCHES`` batches by
     length and cutting the padding away that no comment in a batch needs makes an
-    epoch about twice as fast (README); padding is masked, so each comment's output is
+    epoch about twice as fast (docs/experiments.md); padding is masked, so each comment's output is
     unchanged. With ``seed`` the comments are taken in their given (shuffled) order
     and the batches are then shuffled, so a batch's position says nothing about the
     length of its comments; without it (validation) they go shortest first. The

@@ -62,7 +62,7 @@ class NaiveBayesScaling(TransformerMixin, BaseEstimator):
 def naive_bayes_classifier():
     """Binary character 1-5 and word 1-3 grams, naive-Bayes scaled, + LogisticRegression
     (C = 0.3): 0.8760 on NSMC's test set against 0.8686 for tfidf_classifier (both fitted
-    on the whole training file), and the better partner for a recurrent model (README:
+    on the whole training file), and the better partner for a recurrent model (docs/experiments.md:
     "What each choice is worth").
     One-vs-rest, so each class of a multi-class problem gets its own ratios."""
     from sklearn.feature_extraction.text import CountVectorizer
