@@ -193,3 +193,13 @@ def test_an_error_reading_a_later_chunk_reaches_the_caller_after_the_earlier_one
     assert next(predicted)[0]["document"].tolist() == ["좋아요"]
     with pytest.raises(DataError, match="line 2"):
         next(predicted)
+
+
+@pytest.mark.parametrize("version, says", [(99, "a newer run format"), (0, "an older or unknown run format")])
+def test_a_run_of_another_format_version_is_refused_saying_which(tiny_run, tmp_path, version, says):
+    run = tmp_path / "other-format"
+    shutil.copytree(tiny_run, run)
+    info = json.loads((run / "bundle.json").read_text(encoding="utf-8"))
+    (run / "bundle.json").write_text(json.dumps({**info, "format_version": version}), encoding="utf-8")
+    with pytest.raises(BundleError, match=rf"format_version {version} is {says} than this version of kosent reads \(1\)"):
+        SavedRun.load(run)

@@ -16,6 +16,7 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
@@ -32,6 +33,9 @@ CHUNK_SIZE = 2000  # comments per task sent to a worker
 PARALLEL_MIN = 4000  # below this, the pool's start-up costs more than it saves
 TOKEN_SEPARATOR = "\x1f"  # cache files: one comment a line, tokens split by this
 _analyzers = {}  # per process: (backend, stem, norm) -> analyze(texts) -> token lists
+# One analysis at a time in a process: a MeCab, Okt or Kiwi analyzer is not safe to call
+# from several threads at once, and a Classifier serving threads shares one.
+_ANALYZER_LOCK = threading.RLock()
 
 
 def _analyzer(backend, stem, norm):
@@ -49,11 +53,12 @@ def _clean(tokens):
 
 def _tokenize_chunk(settings, texts):
     """Token lists for one chunk; blank comments skip the analyzer and get none."""
-    analyze = _analyzer(*settings)
     tokens = [[] for _ in texts]
     filled = [i for i, text in enumerate(texts) if text.strip()]
-    for i, found in zip(filled, analyze([texts[i] for i in filled]), strict=True):
-        tokens[i] = _clean(found)
+    with _ANALYZER_LOCK:
+        found = _analyzer(*settings)([texts[i] for i in filled])
+    for i, comment_tokens in zip(filled, found, strict=True):
+        tokens[i] = _clean(comment_tokens)
     return tokens
 
 
@@ -132,6 +137,10 @@ class Tokenizer:
         return tokens
 
     def _executor(self):
+        with _ANALYZER_LOCK:  # two threads must not start two pools
+            return self._start_pool()
+
+    def _start_pool(self):
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])

@@ -1,0 +1,49 @@
+"""AtomicDirectory, the one way runs, comparisons, checkpoints and reports are written:
+complete or not at all."""
+
+import pytest
+
+from app.files import AtomicDirectory
+
+
+def test_a_new_directory_appears_only_when_complete_and_a_taken_name_gets_a_suffix(tmp_path):
+    with (first := AtomicDirectory(tmp_path / "run")) as staging:
+        (staging / "model.keras").write_text("weights")
+        assert not (tmp_path / "run").exists()  # nothing under the final name while writing
+    with (second := AtomicDirectory(tmp_path / "run")) as staging:
+        (staging / "model.keras").write_text("other weights")
+    assert (first.path, second.path) == (tmp_path / "run", tmp_path / "run-2")
+    assert (tmp_path / "run" / "model.keras").read_text() == "weights"
+
+
+def test_an_interrupted_write_leaves_nothing_behind(tmp_path):
+    with pytest.raises(KeyboardInterrupt), AtomicDirectory(tmp_path / "run") as staging:
+        (staging / "half").write_text("half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_replace_swaps_the_whole_directory_and_keeps_the_old_one_when_interrupted(tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    with AtomicDirectory(checkpoint, mode="replace") as staging:
+        (staging / "state.json").write_text("epoch 1")
+    with pytest.raises(KeyboardInterrupt), AtomicDirectory(checkpoint, mode="replace") as staging:
+        (staging / "state.json").write_text("epoch 2, half")
+        raise KeyboardInterrupt
+    assert (checkpoint / "state.json").read_text() == "epoch 1"
+    with AtomicDirectory(checkpoint, mode="replace") as staging:
+        (staging / "state.json").write_text("epoch 2")
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"] and (checkpoint / "state.json").read_text() == "epoch 2"
+
+
+def test_merge_adds_whole_files_to_a_folder_and_leaves_its_other_files_alone(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with AtomicDirectory(tmp_path, mode="merge") as staging:
+        (staging / "attributions.html").write_text("<html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["attributions.html", "notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_an_unknown_mode_is_refused_naming_the_allowed_ones(tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of new, replace, merge, not 'append'"):
+        AtomicDirectory(tmp_path, mode="append")
