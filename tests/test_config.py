@@ -249,3 +249,10 @@ def test_errors_are_a_single_line(write_config, text, overrides):
 def test_an_unknown_key_containing_a_newline_still_gives_a_one_line_error(write_config):
     message = config_error(write_config('model: {"uni\\nts": 3}\n'))
     assert "\n" not in message
+
+
+def test_a_shipped_config_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config("configs/quick.yaml").data.train == "data/sample_binary.tsv"
+    with pytest.raises(ConfigError, match="configs/nowhere.yaml: config file not found"):
+        load_config("configs/nowhere.yaml")

@@ -11,10 +11,11 @@ import difflib
 import math
 import typing
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import yaml
 
+from app import paths
 from app.config.schema import Config
 from app.errors import ConfigError, one_line
 
@@ -23,9 +24,13 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
     """Read a YAML config, apply ``key=value`` overrides (``model.units=64``) and
     validate the result against the schema.
 
-    Raises ConfigError naming the file (or the override), key, value and what is allowed.
+    A relative ``path`` missing from the working directory is looked for in the
+    project (``configs/quick.yaml`` works from anywhere). Raises ConfigError naming
+    the file (or the override), key, value and what is allowed.
     """
     path = Path(path)
+    if not path.is_absolute() and not path.exists() and (paths.project_root() / path).exists():
+        path = paths.project_root() / path
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -117,7 +122,8 @@ def _build(schema, raw, prefix, source, sources):
 
 
 def _convert(value, hint, key, metadata, source, sources):
-    def fail(expected):
+    def fail(expected: str) -> NoReturn:
+        """Raise a ConfigError: the key's value must be ``expected``."""
         raise ConfigError(f"{source}: {key} = {value!r} must be {expected}")
 
     origin, args = typing.get_origin(hint), typing.get_args(hint)
