@@ -10,6 +10,8 @@ from typing import Generic, Protocol, TypeVar
 
 
 class Named(Protocol):
+    """Anything with a ``name``: what a registry holds."""
+
     name: str
 
 
@@ -35,6 +37,7 @@ class Registry(Generic[Entry]):
         del self._entries[name]
 
     def names(self) -> tuple[str, ...]:
+        """The registered names, in the order they were registered."""
         return tuple(self._entries)
 
     def __getitem__(self, name: str) -> Entry:

@@ -10,7 +10,7 @@ from app.config.docs import config_reference
 
 def test_docs_config_md_is_what_the_schema_generates():
     written = (PROJECT_ROOT / "docs" / "config.md").read_text(encoding="utf-8")
-    assert written == config_reference(), "docs/config.md is stale: run python -m app.config.docs"
+    assert written == config_reference(), "docs/config.md is stale: run python -m app.cli.docs"
 
 
 def test_every_key_of_the_schema_is_documented_with_a_description():

@@ -32,11 +32,12 @@ def test_words_used_alike_get_similar_vectors():
     assert cosine(vectors, "b2", "b3") > cosine(vectors, "b2", "a3") + 0.3
 
 
-def test_vectors_are_cached_by_corpus_and_settings(tmp_path, capsys):
+def test_vectors_are_cached_by_corpus_and_settings(tmp_path, caplog):
+    caplog.set_level("INFO", logger="app")
     settings = PretrainConfig(unlabeled="unused", min_count=1, epochs=2)
     first = word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path)
     again = word_vectors(two_topics(), 8, settings, seed=1, workers=1, cache_dir=tmp_path)
-    assert first.seconds > 0 and again.seconds == 0.0 and "read from the cache" in capsys.readouterr().out
+    assert first.seconds > 0 and again.seconds == 0.0 and "read from the cache" in caplog.text
     assert again.tokens == first.tokens
     np.testing.assert_array_equal(again.matrix, first.matrix)
     other_corpus = word_vectors(two_topics(seed=5), 8, settings, seed=1, workers=1, cache_dir=tmp_path)

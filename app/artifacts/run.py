@@ -146,7 +146,7 @@ class SavedRun:
         return cls(model, config, tokenizer, vocab, labels, metrics, params, read_history(path / "history.csv"), path)
 
 
-def read_config(path):
+def read_config(path: str | os.PathLike) -> Config:
     """The run's config.yaml, validated against the schema (cheap: no TensorFlow)."""
     path = Path(path)
     try:
@@ -161,7 +161,7 @@ def read_config(path):
         raise BundleError(str(error)) from None
 
 
-def read_labels(path):
+def read_labels(path: str | os.PathLike) -> LabelSet:
     """The run's labels.json as a LabelSet (cheap: no TensorFlow)."""
     path = Path(path) / "labels.json"
     if not path.is_file():
@@ -172,8 +172,10 @@ def read_labels(path):
         raise BundleError(f"{path}: labels.json is damaged (missing {error})") from None
 
 
-def check_run_name(name):
-    """A run name is one plain directory name: checked before training, not after."""
+def check_run_name(name: str) -> str:
+    """A run name is one plain directory name: checked before training, not after.
+
+    Returns ``name`` unchanged; raises BundleError if it is not one."""
     if not RUN_NAME.fullmatch(name):
         raise BundleError(f"run name {name!r} must be letters, digits, '-', '_' or '.', not starting with '.'")
     return name

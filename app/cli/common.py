@@ -14,6 +14,8 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable
+from importlib.machinery import ModuleSpec
+from typing import Any, TextIO
 
 from app.errors import InputError, TrainingDiverged, TrainingFailed
 
@@ -47,7 +49,8 @@ def prepare_process(verbose: bool) -> None:
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     """Finds ``tensorflow`` the usual way, and runs its import with stderr captured."""
 
-    def find_spec(self, name, path, target=None):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        """The usual spec for ``tensorflow``, its loader wrapped to filter stderr; None for other modules."""
         if name != "tensorflow":
             return None
         sys.meta_path.remove(self)  # once: from here on the usual finders
@@ -83,6 +86,7 @@ class _Route(logging.Filter):
         self.to_stdout = to_stdout
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """True when the record belongs on this handler's stream."""
         is_result = record.levelno == logging.INFO and not getattr(record, "progress", False)
         return is_result == self.to_stdout
 
@@ -96,16 +100,19 @@ class _CurrentStream(logging.StreamHandler):
         self.name_of_stream = name
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
+        """The current sys.stdout or sys.stderr."""
         return getattr(sys, self.name_of_stream)
 
     @stream.setter
-    def stream(self, value) -> None:  # logging.StreamHandler sets it; the property decides
+    def stream(self, value: Any) -> None:  # logging.StreamHandler sets it; the property decides
+        """Ignored: the stream is always the current one."""
         pass
 
 
 class _Prefixed(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        """The message, prefixed with its level name for warnings and errors."""
         message = super().format(record)
         return f"{record.levelname.lower()}: {message}" if record.levelno >= logging.WARNING else message
 
@@ -122,7 +129,6 @@ def configure_logging() -> None:
         handler.setFormatter(_Prefixed("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    logger.propagate = False
     # Keras and absl log through Python's logging too; only their warnings get through
     for name in ("absl", "tensorflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -132,6 +138,7 @@ def integer_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse ``type``: an integer no smaller than ``minimum``, else a usage error."""
 
     def parse(text: str) -> int:
+        """``text`` as an integer; raises ArgumentTypeError if it is not one or too small."""
         try:
             value = int(text)
         except ValueError:
@@ -143,6 +150,7 @@ def integer_at_least(minimum: int) -> Callable[[str], int]:
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--verbose`` flag (show TensorFlow's start-up messages) to ``parser``."""
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up messages (also: KOSENT_VERBOSE=1)")
 
@@ -158,6 +166,7 @@ def run_command(command: Callable[[], int], flag_for: Callable[[str], str | None
     added to the message.
     """
     def fail(error: BaseException, status: int) -> int:
+        """Print ``error`` (with its flag, if any) to stderr and return ``status``."""
         parameter = getattr(error, "parameter", None)
         flag = flag_for(parameter) if flag_for and parameter else None
         print(f"error: {error}{f' ({flag})' if flag else ''}", file=sys.stderr)

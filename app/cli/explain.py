@@ -36,7 +36,8 @@ from app.errors import BundleError, InputError
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-def parse_args(argv=None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line (``gradients`` or ``clipping`` and their flags); argparse exits on a usage error."""
     parser = argparse.ArgumentParser(prog="python -m app.cli.explain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,14 +56,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen subcommand and return its exit status."""
     args = parse_args(argv)
     prepare_process(args.verbose)
     return run_command(lambda: args.run(args))
 
 
 
-def gradients(args):
+def gradients(args: argparse.Namespace) -> int:
+    """Plot and print each model's gradient norm against the distance from the end of the comment; returns 0."""
     from app.artifacts.run import SavedRun
     from app.data.readers import resolve_data_path
     from app.interpret.gradients import (
@@ -94,7 +97,8 @@ def gradients(args):
 
 
 
-def clipping(args):
+def clipping(args: argparse.Namespace) -> int:
+    """Plot and print each run's logged gradient norm per epoch with its clipnorm; returns 0."""
     from app.artifacts.run import read_config
     from app.interpret.gradients import (
         format_clipping_table,
@@ -114,7 +118,7 @@ def clipping(args):
     return 0
 
 
-def figure_path(out):
+def figure_path(out: str | Path) -> Path:
     """--out checked before any work: a figure format, in a directory that can be made."""
     path = Path(out)
     if path.suffix.lower() not in FIGURE_SUFFIXES:

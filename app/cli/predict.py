@@ -17,6 +17,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from app.cli.common import (
     add_verbose_flag,
@@ -26,6 +27,10 @@ from app.cli.common import (
 )
 from app.errors import DataError
 
+if TYPE_CHECKING:
+    from app.inference.classifier import Classifier
+    from app.interpret.attribution import Explanation
+
 FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
     "format": "--format tsv, csv, jsonl or txt",
     "encoding": "--encoding, or --encoding-errors replace",
@@ -34,6 +39,7 @@ FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed and cross-checked command line; argparse exits on a usage error."""
     parser = argparse.ArgumentParser(prog="predict.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="*", help="comment files (.tsv .csv .jsonl .txt); standard input when none")
@@ -71,12 +77,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Predict, explain or compare as the flags say, and return the exit status."""
     args = parse_args(argv)
     prepare_process(args.verbose)
     return run_command(lambda: compare(args) if args.compare else predict(args), FLAGS.get)
 
 
 def predict(args: argparse.Namespace) -> int:
+    """Classify the input comments (or explain them with --explain) and write the predictions; returns 0."""
     # Imported here, not at the top: tokenizer worker processes re-import predict.py
     # and must not pay for loading TensorFlow.
     import numpy as np
@@ -135,7 +143,8 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_comments(classifier, texts: list[str], out_dir: str | Path, limit: int = 20, stream=None) -> list:
+def explain_comments(classifier: "Classifier", texts: list[str], out_dir: str | Path, limit: int = 20,
+                     stream: TextIO | None = None) -> list["Explanation"]:
     """For each of the first ``limit`` comments: print its token scores and gate table and
     draw its gate heatmap into ``out_dir``; then write one HTML page of them all.
     Returns the Explanations."""

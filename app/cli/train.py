@@ -41,6 +41,7 @@ def flag_for(parameter: str) -> str | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed and cross-checked command line; argparse exits on a usage error."""
     parser = argparse.ArgumentParser(prog="train.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/lstm.yaml", help="YAML config (default: %(default)s)")
@@ -72,6 +73,7 @@ def data_overrides(data: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train one config (or compare several) as the flags say, and return the exit status."""
     args = parse_args(argv)
     prepare_process(args.verbose)
     # `kill` (SIGTERM) stops training the way Ctrl-C does: the epoch checkpoint stays
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Train the config with ``overrides`` and save the run under --models-dir; returns 0."""
     from app.config import (
         load_config,  # validated before TensorFlow loads: a typo fails in a moment
     )

@@ -18,9 +18,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,11 @@ from app.files import AtomicDirectory
 from app.logs import PROGRESS
 from app.reporting.plots import predicted_by_all
 from app.reporting.tables import write_comparison
+
+if TYPE_CHECKING:
+    from app.config.schema import Config
+    from app.data.readers import LabelSet
+    from app.inference.classifier import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +61,9 @@ class ModelResult:
     trained: dict = field(default_factory=dict)  # metrics.json written at training time
 
 
-def check_same_labels(paths):
-    """Models can only be compared on classes they all know, in the same order."""
+def check_same_labels(paths: Sequence[str | os.PathLike]) -> "LabelSet":
+    """Models can only be compared on classes they all know, in the same order: the first
+    run's LabelSet, or a DataError naming the run that differs."""
     from app.artifacts.run import read_labels
 
     first, first_labels = paths[0], read_labels(paths[0])
@@ -70,7 +77,7 @@ def check_same_labels(paths):
     return first_labels
 
 
-def score_model(classifier, texts, y_true, group=None):
+def score_model(classifier: "Classifier", texts: list[str], y_true: np.ndarray, group: str | None = None) -> ModelResult:
     """Predict ``texts`` end to end with a Classifier (tokenizing included, no cache) and time it."""
     from app.evaluation.metrics import classification_metrics
     from app.inference.classifier import OK
@@ -95,14 +102,15 @@ def score_model(classifier, texts, y_true, group=None):
     )
 
 
-def recurrent_rows(params):
+def recurrent_rows(params: list[dict]) -> list[dict]:
     """The rows of the parameter table that belong to recurrent layers."""
     return [row for row in params if row.get("recurrent", row["type"] in OLDER_RECURRENT_TYPES)]
 
 
 # ----------------------------------------------------------------------------- summary
 
-def summarize(results, y_true, lengths, names):
+def summarize(results: list[ModelResult], y_true: np.ndarray, lengths: Sequence[int] | np.ndarray,
+              names: list[str]) -> dict:
     """The comparison as plain data (what the JSON holds and every view renders).
 
     Only comments that every model could predict are scored, so all models are
@@ -182,7 +190,7 @@ def _std(values):
     return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
 
-def length_masks(lengths):
+def length_masks(lengths: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """(label, boolean mask) for each LENGTH_BUCKETS bucket of comment lengths in tokens."""
     for low, high in LENGTH_BUCKETS:
         label = f"{low}-{high}" if high else f"{low}+"
@@ -191,9 +199,10 @@ def length_masks(lengths):
 
 # ----------------------------------------------------------------------------- the whole comparison
 
-def check_comparable(configs, paths):
+def check_comparable(configs: list["Config"], paths: list[str]) -> None:
     """Configs compared in one training must read and tokenize the data identically, and
-    start from the same pretrained vectors (so, when they pretrain, of one size)."""
+    start from the same pretrained vectors (so, when they pretrain, of one size).
+    Raises ConfigError naming the first setting that differs."""
     first, first_path = configs[0].to_dict(), paths[0]
     shared = [(section, key) for section in ("data", "tokenizer", "pretrain") for key in first[section]]
     if first["pretrain"]["unlabeled"]:
@@ -208,7 +217,7 @@ def check_comparable(configs, paths):
                     f"compared must share data, tokenizer and pretrain settings", parameter=f"{section}.{key}")
 
 
-def unique_names(names):
+def unique_names(names: list[str]) -> list[str]:
     """``names`` with repeats made distinct: lstm, lstm -> lstm, lstm-2."""
     unique = []
     for base in names:
@@ -220,7 +229,7 @@ def unique_names(names):
     return unique
 
 
-def model_groups(paths):
+def model_groups(paths: Sequence[str | os.PathLike]) -> list[str]:
     """A table row per run directory given, except that runs named <model>-seed<N>, as
     train.py --compare saves them, are seeds of one row <model>."""
     names = [Path(path).resolve().name for path in paths]
@@ -290,7 +299,8 @@ def compare_saved(paths: list[str], data_file: str, report_dir: str | os.PathLik
     return directory.path, summary
 
 
-def compare_runs(runs, texts, y_true, directory, command, lengths=None):
+def compare_runs(runs: list[tuple[str, Path]], texts: list[str], y_true: np.ndarray, directory: str | os.PathLike,
+                 command: str, lengths: list[int] | None = None) -> dict:
     """Score saved runs on one test set and write the comparison into ``directory``.
 
     ``runs`` are (model name, run directory) pairs; runs sharing a name are seeds of

@@ -1,11 +1,9 @@
 """docs/config.md, generated from the schema: every key with its type, default,
-allowed values and description. ``python -m app.config.docs`` rewrites the file; a
+allowed values and description. ``python -m app.cli.docs`` rewrites the file; a
 test fails when it is stale."""
 
 import dataclasses
-import sys
 import typing
-from pathlib import Path
 from typing import Literal
 
 from app.config.schema import Config
@@ -13,7 +11,7 @@ from app.config.schema import Config
 HEADER = """# Config reference
 
 Every key of a config file, generated from the schema in `app/config/schema.py` by
-`python -m app.config.docs` (do not edit by hand). A key a config leaves out takes
+`python -m app.cli.docs` (do not edit by hand). A key a config leaves out takes
 the default shown; `--set section.key=value` overrides one on the command line.
 """
 
@@ -88,14 +86,3 @@ def _yaml(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
-
-
-def main() -> int:
-    path = Path(__file__).resolve().parents[2] / "docs" / "config.md"
-    path.write_text(config_reference(), encoding="utf-8")
-    print(f"wrote {path}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,7 @@
 Every field says its type, its default, where it matters its allowed range or
 choices, and what it does (``help``): one generic validator (app.config.loader)
 checks a whole file against it before any data is read, and docs/config.md is
-generated from it (``python -m app.config.docs``). The allowed cells, poolings,
+generated from it (``python -m app.cli.docs``). The allowed cells, poolings,
 optimizers and tokenizer backends come from their registries.
 """
 
@@ -31,6 +31,8 @@ def option(default: Any = dataclasses.MISSING, *, help: str, low: float | None =
 
 @dataclass
 class DataConfig:
+    """What is read: the labeled train and test files, their columns, format and encoding."""
+
     train: str = option("nsmc:train", help="the labeled comments: a file path, or nsmc:train / nsmc:test / nsmc:train3")
     test: Optional[str] = option("nsmc:test", help="the test file; null holds out `test_split` of train instead")
     test_split: float = option(0.2, low=0, high=1, low_open=True, high_open=True,
@@ -47,6 +49,8 @@ class DataConfig:
 
 @dataclass
 class TokenizerConfig:
+    """How comments become tokens: the morpheme analyzer and its options."""
+
     backend: str = option("mecab", choices=BACKENDS, help="the morpheme analyzer, or characters")
     stem: bool = option(False, help="okt only: 좋았어요 -> 좋다")
     norm: bool = option(False, help="okt only: ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ")
@@ -54,6 +58,7 @@ class TokenizerConfig:
     cache: bool = option(True, help="cache tokens on disk, keyed by the texts and these settings")
 
     def problem(self) -> str | None:
+        """A message when stem or norm is set for a backend that does not take them, else None."""
         if not BACKENDS[self.backend].takes_stem_and_norm and (self.stem or self.norm):
             return f"tokenizer.stem and tokenizer.norm apply to backend okt only, not {self.backend}"
         return None
@@ -61,6 +66,8 @@ class TokenizerConfig:
 
 @dataclass
 class VocabConfig:
+    """How tokens become ids: vocabulary size, rare tokens, padding and truncation."""
+
     max_size: int = option(30000, low=3, help="tokens in the vocabulary, <pad> and <oov> included")
     min_count: int = option(2, low=1, help="rarer training tokens become <oov>")
     max_length: int = option(60, low=1, help="tokens per comment after padding and truncation")
@@ -70,6 +77,8 @@ class VocabConfig:
 
 @dataclass
 class PretrainConfig:
+    """Word2vec embeddings trained on unlabeled comments before the model is."""
+
     unlabeled: Optional[str] = option(None, help="word2vec on these unlabeled comments (a file, or nsmc:unlabeled) "
                                                  "starts the embedding; null = no pretraining")
     method: Literal["skipgram", "cbow"] = option("skipgram", help="the word2vec training method")
@@ -81,6 +90,8 @@ class PretrainConfig:
 
 @dataclass
 class DistillConfig:
+    """Knowledge distillation: a teacher labels unlabeled comments the saved model learns from."""
+
     unlabeled: Optional[str] = option(None, help="a teacher (this model averaged with naive-Bayes n-grams) labels these "
                                                  "comments and the saved model learns from them too; null = no distillation")
     max_rows: Optional[int] = option(None, low=1, help="a random N of the unlabeled comments: shorter epochs")
@@ -90,6 +101,8 @@ class DistillConfig:
 
 @dataclass
 class ModelConfig:
+    """The network: embedding, recurrent cell and layers, pooling and head."""
+
     cell: str = option("lstm", choices=CELLS, help="the recurrent cell")
     embedding_dim: int = option(128, low=1, help="features of each token's embedding")
     embedding_dropout: float = option(0.0, low=0, high=1, high_open=True, help="drops whole embedding features (SpatialDropout1D)")
@@ -107,6 +120,8 @@ class ModelConfig:
 
 @dataclass
 class EarlyStoppingConfig:
+    """When training stops early, and what it watches."""
+
     enabled: bool = option(True, help="stop when the monitored value stops improving, keeping the best epoch")
     monitor: Literal["val_loss", "val_accuracy"] = option("val_loss", help="what early stopping watches")
     patience: int = option(2, low=0, help="epochs without improvement before stopping")
@@ -114,6 +129,8 @@ class EarlyStoppingConfig:
 
 @dataclass
 class TrainConfig:
+    """Fitting: optimizer, learning rate schedule, clipping, batches, epochs and seed."""
+
     optimizer: str = option("adam", choices=OPTIMIZERS, help="the Keras optimizer")
     learning_rate: float = option(0.001, low=0, low_open=True, help="the (peak) learning rate")
     # cosine: a linear warmup from 0 over the first `warmup` fraction of all `epochs`' steps,
@@ -131,6 +148,7 @@ class TrainConfig:
     seed: int = option(42, low=0, help="the same seed gives the same run")
 
     def problem(self) -> str | None:
+        """A message when warmup is set without the cosine schedule, else None."""
         if self.warmup and self.lr_schedule == "constant":
             return "train.warmup applies to lr_schedule cosine only, not constant"
         return None
@@ -138,6 +156,8 @@ class TrainConfig:
 
 @dataclass
 class Config:
+    """A whole run's configuration: one section per concern."""
+
     name: Optional[str] = option(None, help="the run-name prefix; default: the cell name")
     data: DataConfig = option(default_factory=DataConfig, help="what is read")
     tokenizer: TokenizerConfig = option(default_factory=TokenizerConfig, help="how comments become tokens")
@@ -148,4 +168,5 @@ class Config:
     distill: DistillConfig = option(default_factory=DistillConfig, help="knowledge distillation")
 
     def to_dict(self) -> dict:
+        """The config as nested plain dicts (what config.yaml holds)."""
         return dataclasses.asdict(self)

@@ -11,11 +11,14 @@ import io
 import itertools
 import json
 import logging
+import os
 import re
 import urllib.request
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +40,10 @@ HEAD_BYTES = 1 << 16  # how much of a file is looked at to tell its encoding
 
 # ----------------------------------------------------------------------------- locations
 
-def resolve_data_path(spec):
-    """Turn ``nsmc:train``-style names and relative paths into an existing file path."""
+def resolve_data_path(spec: str) -> Path:
+    """Turn ``nsmc:train``-style names and relative paths into an existing file path.
+
+    Raises DataError when there is no such file (an NSMC part is downloaded if missing)."""
     if spec.startswith("nsmc:"):
         return _find_nsmc(spec.split(":", 1)[1], spec)
     path = Path(spec).expanduser()
@@ -98,7 +103,8 @@ class _ReplacementCounter:
     replaced = 0
 
     @classmethod
-    def handle(cls, error):
+    def handle(cls, error: UnicodeDecodeError) -> tuple[str, int]:
+        """U+FFFD in place of the undecodable bytes, and where decoding resumes."""
         cls.replaced += error.end - error.start
         return "\ufffd", error.end
 
@@ -124,11 +130,14 @@ class Source:
     errors: str = "strict"
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """The file path as text, or ``<stdin>`` for a stream."""
         return str(self.path) if self.path else "<stdin>"
 
 
-def open_source(path=None, stream=None, format=None, encoding=None, text_column="document", errors="strict"):
+def open_source(path: str | os.PathLike | None = None, stream: io.BufferedReader | None = None,
+                format: str | None = None, encoding: str | None = None, text_column: str = "document",
+                errors: str = "strict") -> Source:
     """Decide format (extension unless given) and encoding (detected unless given).
 
     A ``.txt`` file whose first line is a tab-separated header naming ``text_column``
@@ -163,7 +172,7 @@ def _has_tsv_header(head, encoding, text_column):
     return text_column in first_line.split("\t")
 
 
-def detect_encoding(head, whole=True):
+def detect_encoding(head: bytes, whole: bool = True) -> str:
     """UTF-8 or UTF-16 by BOM, else UTF-8 when it decodes, else CP949 (Korean Windows).
 
     ``whole`` says ``head`` is the entire input; otherwise it may end inside a
@@ -182,7 +191,7 @@ def detect_encoding(head, whole=True):
     return "utf-8"  # neither fits: reading reports the first bad byte and its line
 
 
-def iter_chunks(source, text_column, chunk_rows=CHUNK_ROWS):
+def iter_chunks(source: Source, text_column: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     """Yield DataFrames of the source's rows, in order (see the readers for value types)."""
     readers = {"tsv": _read_delimited, "csv": _read_delimited, "jsonl": _read_jsonl, "txt": _read_text}
     replaced_before = _ReplacementCounter.replaced
@@ -196,7 +205,7 @@ def iter_chunks(source, text_column, chunk_rows=CHUNK_ROWS):
               f"(not valid {source.encoding})")
 
 
-def read_comments(source, text_column, chunk_rows=CHUNK_ROWS):
+def read_comments(source: Source, text_column: str, chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
     """The whole source as one DataFrame."""
     chunks = list(iter_chunks(source, text_column, chunk_rows))
     return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
@@ -278,7 +287,7 @@ def _read_jsonl(source, text_column, chunk_rows):
         yield _records_frame(records, text_column)
 
 
-def valid_text(text):
+def valid_text(text: str) -> str:
     """``text`` with lone UTF-16 surrogates (half a pair, which JSON escapes and command-line
     arguments with invalid bytes can hold) replaced by U+FFFD: no tokenizer accepts them
     and no UTF-8 file can hold them."""
@@ -336,7 +345,7 @@ def _describe_bad_bytes(source, error):
 
 # ----------------------------------------------------------------------------- labels
 
-def normalize_label(value):
+def normalize_label(value: object) -> str:
     """``1``, ``1.0`` and `` 1 `` are the same label; other text stays as written."""
     text = str(value).strip()
     if re.fullmatch(r"[+-]?\d+\.0*", text):
@@ -352,7 +361,11 @@ class LabelSet:
     names: list
 
     @classmethod
-    def fit(cls, raw_labels, label_names=None, source="training data"):
+    def fit(cls, raw_labels: Iterable[object], label_names: dict[str, str] | None = None,
+            source: str = "training data") -> "LabelSet":
+        """The label set of ``raw_labels`` (sorted, numbers first), named by ``label_names``.
+
+        Raises DataError for fewer than two classes or names of labels that are not there."""
         values = sorted({normalize_label(v) for v in raw_labels}, key=_label_order)
         if len(values) < 2:
             raise DataError(f"{source}: needs at least two classes to learn from, found {values or 'none'}")
@@ -362,16 +375,18 @@ class LabelSet:
             raise DataError(f"data.label_names names {sorted(unknown)} which are not labels in {source} (labels: {', '.join(values)})")
         return cls(values=values, names=[label_names.get(v, v) for v in values])
 
-    def encode(self, raw_labels):
+    def encode(self, raw_labels: Iterable[object]) -> np.ndarray:
         """Class indices; -1 for labels this set does not know. Accepts values or names."""
         index = {v: i for i, v in enumerate(self.values)} | {n: i for i, n in enumerate(self.names)}
         return np.array([index.get(normalize_label(v), -1) for v in raw_labels], dtype=np.int64)
 
-    def to_json(self):
+    def to_json(self) -> dict[str, list]:
+        """{"values": [...], "names": [...]}, as labels.json holds it."""
         return {"values": self.values, "names": self.names}
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: dict) -> "LabelSet":
+        """The LabelSet that ``to_json`` wrote; a missing key raises KeyError."""
         return cls(values=list(data["values"]), names=list(data["names"]))
 
 
@@ -379,7 +394,8 @@ def _label_order(value):
     return (0, int(value), "") if re.fullmatch(r"[+-]?\d+", value) else (1, 0, value)
 
 
-def drop_unusable_rows(frame, text_column, label_column, source):
+def drop_unusable_rows(frame: pd.DataFrame, text_column: str, label_column: str,
+                       source: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Training rows need text and a label; return the kept rows and what was dropped."""
     if label_column not in frame.columns:
         shown = ", ".join(map(str, frame.columns))
@@ -392,10 +408,10 @@ def drop_unusable_rows(frame, text_column, label_column, source):
     return kept, {"empty_text": int(empty_text.sum()), "missing_label": int(missing_label.sum())}
 
 
-def load_labeled(spec, data_config):
+def load_labeled(spec: str, data_config: Any) -> tuple[pd.DataFrame, dict[str, int], str]:
     """Read a labeled file named in the config; rows without text or label are dropped.
 
-    Returns (frame, dropped counts, the file's name).
+    ``data_config`` is the config's DataConfig. Returns (frame, dropped counts, the file's name).
     """
     source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding,
                          text_column=data_config.text_column, errors=data_config.encoding_errors)

@@ -6,8 +6,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 
-def stratified_split(labels, fraction, seed):
-    """Indices (kept, held_out) with each class in the same proportion in both."""
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> list[np.ndarray]:
+    """Indices [kept, held_out] with each class in the same proportion in both
+    (unstratified when a class is too rare to be in both)."""
     indices = np.arange(len(labels))
     counts = np.bincount(labels)
     held_out_size = math.ceil(len(labels) * fraction)

@@ -3,8 +3,12 @@
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -40,7 +44,8 @@ class OutputWriter:
             self.handle = sys.stdout
         return self
 
-    def write(self, frame):
+    def write(self, frame: "pd.DataFrame") -> None:
+        """Append ``frame``'s rows; raises DataError when a CSV/TSV part's columns differ from the first's."""
         if self.format == "jsonl":
             if len(frame):  # pandas ends each record, the last included, with a newline
                 frame.to_json(self.handle, orient="records", lines=True, force_ascii=False)

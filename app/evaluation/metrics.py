@@ -4,7 +4,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 
-def classification_metrics(y_true, probabilities, names):
+def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, names: list[str]) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC-AUC (2 classes).
 
     ``y_true`` holds class indices into ``names``; ``probabilities`` is (n, classes).
@@ -30,7 +30,7 @@ def classification_metrics(y_true, probabilities, names):
     return result
 
 
-def format_metrics(result, names):
+def format_metrics(result: dict, names: list[str]) -> str:
     """A short report: headline numbers, per-class table, confusion matrix."""
     lines = [f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}"
              + (f"   ROC-AUC {result['roc_auc']:.4f}" if result["roc_auc"] is not None else "")
@@ -49,13 +49,15 @@ def format_metrics(result, names):
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def bootstrap_difference(correct_best, correct_other, resamples=BOOTSTRAP_RESAMPLES, seed=0):
+def bootstrap_difference(correct_best: np.ndarray, correct_other: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                         seed: int = 0) -> dict:
     """Paired bootstrap over test comments of the accuracy difference best - other.
 
     ``correct_*`` give, per comment, the share of a group's runs that got it right
     (0/1 for a single run). Resampling the same comments for both models keeps the
     pairing: the 95% interval says how much the lead could change with another
     sample of comments. The lead is significant when the interval excludes 0.
+    Returns difference, ci_low, ci_high, p_value and significant.
     """
     rng = np.random.default_rng(seed)
     difference = correct_best - correct_other

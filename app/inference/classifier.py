@@ -26,16 +26,16 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from app.artifacts.run import SavedRun
 from app.errors import DataError
-from app.interpret.attribution import (
-    Explanation,
-)
+
+if TYPE_CHECKING:
+    from app.interpret.attribution import Explanation
 
 OK, EMPTY, NO_KNOWN_TOKENS = "ok", "empty", "no_known_tokens"
 
@@ -70,6 +70,7 @@ class Classifier:
 
     @property
     def path(self) -> Path:
+        """The run directory the model was loaded from."""
         return self.run.path
 
     @property
@@ -132,7 +133,8 @@ class Classifier:
         """
         chunks = iter(chunks)
 
-        def read_and_encode():
+        def read_and_encode() -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]] | None:
+            """The next chunk with its (ids, status), or None when there are no more."""
             chunk = next(chunks, None)
             return None if chunk is None else (chunk, self._encode_with_status(chunk[text_column].tolist()))
 

@@ -13,6 +13,7 @@ which predict.py --explain shows for the Classifier's explanations.
 
 import html
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -38,14 +39,16 @@ class Attribution:
     baseline_probability: float  # f(baseline): the same with every token's embedding at the baseline
 
     @property
-    def completeness_gap(self):
+    def completeness_gap(self) -> float:
         """sum(scores) - (f(comment) - f(baseline)): near 0 when ``steps`` were enough."""
         return float(self.scores.sum()) - (self.probability - self.baseline_probability)
 
 
-def integrated_gradients(model, ids, target=None, steps=48, baseline="zero"):
+def integrated_gradients(model: keras.Model, ids: np.ndarray, target: int | None = None, steps: int = 48,
+                         baseline: str = "zero") -> list[Attribution]:
     """An Attribution per row of ``ids`` (comments x length, padded with 0 as
-    Vocabulary.encode makes them), towards class ``target`` or else the predicted one."""
+    Vocabulary.encode makes them), towards class ``target`` or else the predicted one.
+    Raises ValueError for an unknown ``baseline``, InputError for a row without tokens."""
     if baseline not in ("zero", "padding"):
         raise ValueError(f"baseline must be 'zero' or 'padding', not {baseline!r}")
     head = _from_embeddings(model)
@@ -115,12 +118,12 @@ def _rewired(value, old, new):
 
 # ----------------------------------------------------------------------------- views
 
-def use_color(stream):
+def use_color(stream: TextIO) -> bool:
     """ANSI colour on a terminal only, and never when NO_COLOR is set (no-color.org)."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def attribution_line(tokens, scores, color=False):
+def attribution_line(tokens: list[str], scores: np.ndarray, color: bool = False) -> str:
     """Each token with its score; in colour, green for a push towards the class and red
     for a push away, bold for the stronger half."""
     strongest = max(np.abs(scores).max(), 1e-12)
@@ -148,7 +151,7 @@ class Explanation:
     trace: GateTrace  # the first recurrent layer's gates at each token
 
 
-def attribution_html(explanations, title):
+def attribution_html(explanations: Iterable[Explanation], title: str) -> str:
     """A self-contained HTML page: each comment's tokens on a background green (pushed
     towards the predicted class) or red (away), the deeper the stronger."""
     from app.reporting.html import embedded_font_css
@@ -195,7 +198,7 @@ def explained_class(names: list[str]) -> int | None:
     return 1 if len(names) == 2 else None
 
 
-def explain_encoded(model, names: list[str], truncate: str, texts: list[str], tokens: list[list[str]],
+def explain_encoded(model: keras.Model, names: list[str], truncate: str, texts: list[str], tokens: list[list[str]],
                     ids: np.ndarray, predicted: np.ndarray, target: int | None) -> list[Explanation]:
     """An Explanation per comment (each with a known token): ``tokens`` and ``ids`` as
     the run's tokenizer and vocabulary encode ``texts``, ``predicted`` their class indices."""

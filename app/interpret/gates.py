@@ -8,7 +8,9 @@ is still the zero initial state when the first real token arrives. A Bidirection
 layer is traced in its forward direction.
 """
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -17,6 +19,9 @@ from keras import layers
 from app.errors import InputError
 from app.modeling.cells import CELLS, cell_of_layer
 from app.reporting.plots import plt  # Agg backend, NanumGothic registered for Hangul
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -29,10 +34,11 @@ class GateTrace:
     cell: np.ndarray = None  # (tokens, units) LSTM cell state c_t; None for GRU and SimpleRNN
 
     @property
-    def units(self):
+    def units(self) -> int:
+        """How many units the traced layer has."""
         return self.hidden.shape[1]
 
-    def state_norm(self):
+    def state_norm(self) -> tuple[str, str, np.ndarray]:
         """(label, meaning, values): the LSTM's cell-state norm, else how far each token moved h."""
         if self.cell is not None:
             return "|c|", "cell-state norm", np.linalg.norm(self.cell, axis=1)
@@ -40,8 +46,9 @@ class GateTrace:
         return "|Δh|", "hidden-state change |h_t - h_t-1|", np.linalg.norm(self.hidden - previous, axis=1)
 
 
-def trace_gates(model, ids):
-    """The GateTrace of one comment (a 1-D row of token ids; padding ids 0 are dropped)."""
+def trace_gates(model: keras.Model, ids: np.ndarray | list[int]) -> GateTrace:
+    """The GateTrace of one comment (a 1-D row of token ids; padding ids 0 are dropped).
+    Raises InputError when no token is left."""
     layer, name = first_recurrent_layer(model)
     ids = np.asarray(ids)
     real = ids[ids != 0]
@@ -54,8 +61,9 @@ def trace_gates(model, ids):
     return GateTrace(name, gates, hidden, cell)
 
 
-def first_recurrent_layer(model):
-    """(layer, name to show): the first recurrent layer; of a Bidirectional one, the forward half."""
+def first_recurrent_layer(model: keras.Model) -> tuple[layers.Layer, str]:
+    """(layer, name to show): the first recurrent layer; of a Bidirectional one, the forward half.
+    Raises InputError when the model has none."""
     for layer in model.layers:
         if isinstance(layer, layers.Bidirectional):
             return layer.forward_layer, f"{layer.name}, forward direction"
@@ -65,7 +73,7 @@ def first_recurrent_layer(model):
     raise InputError(f"model {model.name} has no {', '.join(names[:-1])} or {names[-1]} layer to trace")
 
 
-def gate_table(trace, tokens):
+def gate_table(trace: GateTrace, tokens: list[str]) -> str:
     """The trace as text: one line per token, each gate averaged over the units."""
     label, meaning, norms = trace.state_norm()
     averaged = f"gate activations averaged over {trace.units} units; " if trace.gates else ""
@@ -78,7 +86,7 @@ def gate_table(trace, tokens):
     return "\n".join(lines)
 
 
-def draw_gates(trace, tokens, title):
+def draw_gates(trace: GateTrace, tokens: list[str], title: str) -> "Figure":
     """A figure: a heatmap per gate (units x tokens; the hidden state for a SimpleRNN)
     over a bar chart of the state norm, with the tokens along the shared x axis."""
     panels = [(name, values, "viridis", 0, 1) for name, values in trace.gates.items()]
@@ -100,7 +108,7 @@ def draw_gates(trace, tokens, title):
     return figure
 
 
-def plot_gates(trace, tokens, path, title):
+def plot_gates(trace: GateTrace, tokens: list[str], path: str | os.PathLike, title: str) -> None:
     """Write draw_gates's figure to ``path`` (PNG)."""
     figure = draw_gates(trace, tokens, title)
     figure.savefig(path, dpi=110)

@@ -6,11 +6,19 @@ import csv
 import dataclasses
 import json
 import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.errors import BundleError, DataError
 from app.modeling.cells import CELLS
+
+if TYPE_CHECKING:
+    import keras
+
+    from app.artifacts.run import SavedRun
 
 log = logging.getLogger(__name__)
 SAMPLE_SEED = 0  # the same comments for every model and every run
@@ -31,10 +39,11 @@ class GradientCurve:
     comments: np.ndarray  # how many comments reach each distance
 
     @property
-    def label(self):
+    def label(self) -> str:
+        """The curve's legend: the cell's display name and the run."""
         return f"{CELLS[self.cell].display_name} ({self.run})"
 
-    def ratio(self, distance):
+    def ratio(self, distance: int) -> float | None:
         """How many times weaker the gradient is ``distance`` tokens back than at the last
         token; None where too few comments reach that far."""
         if distance >= len(self.comments) or self.comments[distance] < MIN_COMMENTS:
@@ -42,13 +51,14 @@ class GradientCurve:
         return float(self.mean_norm[0] / self.mean_norm[distance])
 
 
-def sample_comments(bundle, spec, limit):
+def sample_comments(bundle: "SavedRun", spec: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, class indices) of up to ``limit`` labeled comments of ``spec``, encoded as the
     model was trained: its columns, tokenizer, vocabulary, length and truncation.
 
     The sample is drawn with a fixed seed, so every model (with the same columns) and
     every run of the command sees the same comments. Rows whose label the model does not
-    know and comments without a single token are left out.
+    know and comments without a single token are left out. Raises DataError when the
+    model knows none of the file's labels.
     """
     from app.data.readers import load_labeled
 
@@ -72,7 +82,8 @@ def sample_comments(bundle, spec, limit):
     return ids[has_tokens], labels[has_tokens]
 
 
-def gradient_norms(model, ids, labels, batch_size=BATCH_SIZE):
+def gradient_norms(model: "keras.Model", ids: np.ndarray, labels: np.ndarray,
+                   batch_size: int = BATCH_SIZE) -> np.ndarray:
     """A (comments, steps) array: at each step t the norm of d loss / d x_t, where x_t is
     the embedded token the recurrent layer reads at t (the embedding's output; spatial
     dropout is off at inference) and the loss is the comment's own.
@@ -91,7 +102,8 @@ def gradient_norms(model, ids, labels, batch_size=BATCH_SIZE):
     loss = loss_function(output_classes(model), reduction="sum")
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int64)])
-    def batch_norms(batch_ids, batch_labels):  # traced once for any batch and comment length
+    def batch_norms(batch_ids: tf.Tensor, batch_labels: tf.Tensor) -> tf.Tensor:  # traced once for any batch and comment length
+        """(batch, steps) norms of the gradient of the batch's summed loss at each embedded token."""
         with tf.GradientTape() as tape:
             embedded, probabilities = embedded_and_output(batch_ids, training=False)
             total = loss(batch_labels, probabilities)
@@ -101,7 +113,7 @@ def gradient_norms(model, ids, labels, batch_size=BATCH_SIZE):
                            for i in range(0, len(ids), batch_size)])
 
 
-def by_distance(norms, ids):
+def by_distance(norms: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean norm, comment count) at each distance from the end of the comment, 0 being
     the last token, for every distance some comment reaches; padding is not counted.
 
@@ -114,7 +126,7 @@ def by_distance(norms, ids):
     return mean_norm, comments[:reached]
 
 
-def plot_gradients(curves, path):
+def plot_gradients(curves: list[GradientCurve], path: str | os.PathLike) -> None:
     """One line per model: the mean gradient norm against the distance from the end,
     log scale, over the distances that at least MIN_COMMENTS comments reach."""
     from app.reporting.plots import (  # Agg backend and NanumGothic (Hangul) are set up there
@@ -135,7 +147,7 @@ def plot_gradients(curves, path):
     save_figure(figure, path)
 
 
-def write_gradient_numbers(curves, data, limit, path):
+def write_gradient_numbers(curves: list[GradientCurve], data: str, limit: int, path: Path) -> None:
     """The curves as CSV (one row per model and distance) and JSON, beside the figure."""
     with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -150,7 +162,7 @@ def write_gradient_numbers(curves, data, limit, path):
     path.with_suffix(".json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def format_gradient_table(curves):
+def format_gradient_table(curves: list[GradientCurve]) -> str:
     """Per model: the norm at the last token and how many times weaker it is further back."""
     header = ("model", "comments", "norm at 0", *(f"0 vs {d}" for d in RATIO_DISTANCES))
     rows = [(c.label, f"{c.comments[0]:,}", f"{c.mean_norm[0]:.3g}",
@@ -161,8 +173,9 @@ def format_gradient_table(curves):
 
 # ----------------------------------------------------------------------------- clipping
 
-def read_grad_norms(path):
-    """The ``grad_norm`` column of a run's history.csv, one value per epoch."""
+def read_grad_norms(path: str | os.PathLike) -> list[float]:
+    """The ``grad_norm`` column of a run's history.csv, one value per epoch.
+    Raises BundleError when the file or the column is missing."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
@@ -173,7 +186,7 @@ def read_grad_norms(path):
     return [float(row["grad_norm"]) for row in rows]
 
 
-def plot_clipping(runs, path):
+def plot_clipping(runs: list[tuple[str, float | None, list[float]]], path: str | os.PathLike) -> None:
     """Gradient norm per epoch, one line per run, log scale; a dashed line at each clipnorm."""
     from matplotlib.ticker import MaxNLocator
 
@@ -199,7 +212,7 @@ def plot_clipping(runs, path):
     save_figure(figure, path)
 
 
-def format_clipping_table(runs):
+def format_clipping_table(runs: list[tuple[str, float | None, list[float]]]) -> str:
     """Per run: its clipnorm and the gradient norm after the first and last epoch, and the largest."""
     header = ("run", "clipnorm", "epochs", "first", "last", "largest")
     rows = [(name, "-" if clipnorm is None else f"{clipnorm:g}", str(len(norms)), f"{norms[0]:.3g}",

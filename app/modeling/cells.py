@@ -72,11 +72,13 @@ def activation(config: dict, key: str) -> Callable[[np.ndarray], np.ndarray]:
 # ----------------------------------------------------------------------------- SimpleRNN
 
 def simple_rnn_formula(layer: Any, i: int) -> Formula:
+    """A SimpleRNN layer's parameter count for input width ``i``: (formula, count, worked out)."""
     u = layer.units
     return "u(i+u+1)", u * (i + u + 1), f"{u}·({i}+{u}+1)"
 
 
-def simple_rnn_steps(x, kernel, recurrent_kernel, bias, config) -> Steps:
+def simple_rnn_steps(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, config: dict) -> Steps:
+    """Run a SimpleRNN over the embedded tokens ``x``: (no gates, hidden states, no cell state)."""
     act = activation(config, "activation")
     h, hidden = np.zeros(recurrent_kernel.shape[0]), []
     for x_part in x @ kernel + bias:
@@ -87,6 +89,7 @@ def simple_rnn_steps(x, kernel, recurrent_kernel, bias, config) -> Steps:
 
 def _keras_layer(name: str) -> Callable[[], type]:
     def layer_class() -> type:
+        """The Keras layer class, imported on first use."""
         from keras import layers
 
         return getattr(layers, name)
@@ -103,11 +106,13 @@ CELLS.register(Cell(
 # ----------------------------------------------------------------------------- LSTM
 
 def lstm_formula(layer: Any, i: int) -> Formula:
+    """An LSTM layer's parameter count for input width ``i``: (formula, count, worked out)."""
     u = layer.units
     return "4u(i+u+1)", 4 * u * (i + u + 1), f"4·{u}·({i}+{u}+1)"
 
 
-def lstm_steps(x, kernel, recurrent_kernel, bias, config) -> Steps:
+def lstm_steps(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, config: dict) -> Steps:
+    """Run an LSTM over the embedded tokens ``x``: (forget/input/output gates, hidden states, cell states)."""
     act, gate = activation(config, "activation"), activation(config, "recurrent_activation")
     h = c = np.zeros(recurrent_kernel.shape[0])
     steps = []
@@ -131,13 +136,15 @@ CELLS.register(Cell(
 # ----------------------------------------------------------------------------- GRU
 
 def gru_formula(layer: Any, i: int) -> Formula:
+    """A GRU layer's parameter count for input width ``i`` (reset_after or not): (formula, count, worked out)."""
     u = layer.units
     if layer.cell.reset_after:
         return "3(u(i+u)+2u)", 3 * (u * (i + u) + 2 * u), f"3·({u}·({i}+{u})+2·{u})"
     return "3u(i+u+1)", 3 * u * (i + u + 1), f"3·{u}·({i}+{u}+1)"
 
 
-def gru_steps(x, kernel, recurrent_kernel, bias, config) -> Steps:
+def gru_steps(x: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray, config: dict) -> Steps:
+    """Run a GRU over the embedded tokens ``x``: (update/reset gates, hidden states, no cell state)."""
     act, gate = activation(config, "activation"), activation(config, "recurrent_activation")
     units = recurrent_kernel.shape[0]
     # reset_after (Keras's default) has a second bias, for the recurrent branch

@@ -6,6 +6,8 @@ pooling over all states -> [hidden Dense] -> Dense output (sigmoid for two class
 softmax for more).
 """
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import layers
@@ -16,7 +18,7 @@ from app.modeling.poolings import POOLINGS
 from app.text.vocab import padded_spans
 
 
-def build_model(config, vocab_size, num_classes):
+def build_model(config: Any, vocab_size: int, num_classes: int) -> keras.Model:
     """A keras.Model (compiled later) for ``config`` (a ModelConfig).
 
     The input takes sequences of any length, so prediction can cut the padding of
@@ -52,13 +54,13 @@ def build_model(config, vocab_size, num_classes):
     return keras.Model(inputs, outputs, name=f"{config.cell}_classifier")
 
 
-def output_classes(model):
+def output_classes(model: keras.Model) -> int:
     """How many classes a model built by build_model predicts."""
     units = model.output_shape[-1]
     return 2 if units == 1 else units
 
 
-def class_probabilities(model, ids, batch_size=1024):
+def class_probabilities(model: keras.Model, ids: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """An (n, classes) array of probabilities; a sigmoid output p becomes [1 - p, p].
 
     Comments are sorted by length and predicted a batch at a time, each batch's front

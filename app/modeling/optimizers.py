@@ -9,6 +9,8 @@ from app.registry import Registry
 
 @dataclass(frozen=True)
 class Optimizer:
+    """One optimizer train.optimizer accepts: its config name and its Keras class."""
+
     name: str  # the value of train.optimizer
     keras_name: str  # the class in keras.optimizers
 

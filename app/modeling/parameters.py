@@ -26,7 +26,7 @@ OTHER_FORMULAS = {layers.Dense: _dense, layers.Embedding: _embedding, layers.Bid
 OTHER_NOTES = "Dense      i·u+u          kernel + bias;   Embedding  vocab·dim;   Bidirectional  2 × the wrapped layer"
 
 
-def layer_formula(layer, i) -> Formula | None:
+def layer_formula(layer: keras.layers.Layer, i: int) -> Formula | None:
     """(formula, expected count, worked out) for a layer with weights we know, else None."""
     cell = cell_of_layer(layer)
     if cell is not None:
@@ -42,12 +42,12 @@ def formula_notes() -> str:
     return "\n".join(["  Where the numbers come from (i = input features, u = units):", *lines, f"    {OTHER_NOTES}"])
 
 
-def is_recurrent(layer) -> bool:
+def is_recurrent(layer: keras.layers.Layer) -> bool:
     """A layer of a registered cell, or a Bidirectional wrapper of one."""
     return cell_of_layer(layer.forward_layer if isinstance(layer, layers.Bidirectional) else layer) is not None
 
 
-def parameter_table(model):
+def parameter_table(model: keras.Model) -> list[dict]:
     """One row per layer: Keras's own parameter count next to the closed-form formula.
 
     Layers without weights (pooling, dropout) have an expected count of 0.
@@ -83,6 +83,6 @@ def _shape_text(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def recurrent_parameters(table):
+def recurrent_parameters(table: list[dict]) -> int:
     """Parameters in the recurrent layers only (the part the cell type changes)."""
     return sum(row["params"] for row in table if row["recurrent"])

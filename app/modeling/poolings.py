@@ -11,6 +11,8 @@ from app.registry import Registry
 
 @dataclass(frozen=True)
 class Pooling:
+    """One pooling model.pooling accepts: its name, what it does, and how it is built."""
+
     name: str  # the value of model.pooling
     description: str
     build: Callable[[Any], Any] | None  # states (batch, steps, features) -> (batch, features); None: the last state

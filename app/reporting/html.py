@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -33,8 +34,8 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 
-def write_report(summary, figures, directory, command):
-    """Write ``directory``/report.html; ``figures`` are (title, PNG file name) pairs in it."""
+def write_report(summary: dict, figures: list[tuple[str, str]], directory: str | os.PathLike, command: str) -> Path:
+    """Write ``directory``/report.html and return its path; ``figures`` are (title, PNG file name) pairs in it."""
     directory = Path(directory)
     body = "\n".join([
         "<h1>RNN vs LSTM vs GRU: 댓글 감성 분류 비교</h1>",
@@ -57,13 +58,13 @@ def write_report(summary, figures, directory, command):
     return path
 
 
-def embedded_font_css(text):
+def embedded_font_css(text: str) -> str:
     """A CSS @font-face rule for 'Report Hangul': the font, inside the page, for ``text``."""
     font = base64.b64encode(hangul_font_subset(text)).decode("ascii")
     return f"@font-face {{ font-family: 'Report Hangul'; src: url(data:font/ttf;base64,{font}) format('truetype'); }}"
 
 
-def hangul_font_subset(text):
+def hangul_font_subset(text: str) -> bytes:
     """NanumGothic (the font matplotlib uses here) cut to the characters of ``text``, as TTF bytes."""
     from fontTools import subset
 

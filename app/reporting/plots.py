@@ -1,6 +1,8 @@
 """Plots of a run (learning curves, confusion matrix) and of a comparison."""
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -11,15 +13,18 @@ import koreanize_matplotlib  # noqa: F401 - registers NanumGothic so Hangul labe
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def save_figure(figure, path):
+
+def save_figure(figure: "Figure", path: str | os.PathLike) -> None:
     """Write a figure as a PNG and free it (pyplot keeps every open figure otherwise)."""
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
-def plot_history(history, path):
+def plot_history(history: dict, path: str | os.PathLike) -> None:
     """Loss and accuracy per epoch, training against validation."""
     epochs = range(1, len(history["loss"]) + 1)
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -35,7 +40,7 @@ def plot_history(history, path):
     save_figure(figure, path)
 
 
-def plot_confusion_matrix(matrix, names, path, title="test set"):
+def plot_confusion_matrix(matrix: list[list[int]], names: list[str], path: str | os.PathLike, title: str = "test set") -> None:
     """Counts per (true, predicted) class, with the counts written in the cells."""
     figure, axis = plt.subplots(figsize=(1.6 * len(names) + 2.5, 1.4 * len(names) + 2))
     image = axis.imshow(matrix, cmap="Blues")
@@ -54,9 +59,10 @@ def plot_confusion_matrix(matrix, names, path, title="test set"):
 
 # ----------------------------------------------------------------------------- comparisons
 
-def plot_comparison(results, summary, y_true, directory):
+def plot_comparison(results: list, summary: dict, y_true: np.ndarray, directory: str | os.PathLike) -> list[tuple[str, str]]:
     """Every comparison figure, as (title, file name) pairs in the order a report shows them.
 
+    ``results`` are the comparison's ModelResults (app.comparison.compare), one per run;
     ``y_true`` are the test comments' class indices; like the summary, the figures
     score only the comments every model predicted.
     """
@@ -85,7 +91,7 @@ def _colors(groups):
     return {group: cycle[i % len(cycle)] for i, group in enumerate(dict.fromkeys(groups))}
 
 
-def plot_learning_curves(results, path):
+def plot_learning_curves(results: list, path: str | os.PathLike) -> None:
     """Validation loss and accuracy per epoch of every run; seeds of one model share a colour."""
     colors = _colors(r.group for r in results)
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -107,7 +113,7 @@ def plot_learning_curves(results, path):
     save_figure(figure, path)
 
 
-def plot_accuracy_vs_params(summary, path):
+def plot_accuracy_vs_params(summary: dict, path: str | os.PathLike) -> None:
     """Mean test accuracy (± standard deviation over seeds) against recurrent-layer parameters."""
     rows = summary["models"]
     colors = _colors(run["model"] for run in summary["runs"])
@@ -123,7 +129,7 @@ def plot_accuracy_vs_params(summary, path):
     save_figure(figure, path)
 
 
-def plot_accuracy_by_length(summary, path):
+def plot_accuracy_by_length(summary: dict, path: str | os.PathLike) -> None:
     """Test accuracy per bucket of comment length: where long-range memory matters."""
     buckets = summary["accuracy_by_length"]
     labels = [f"{b['bucket']}\n({b['comments']:,})" for b in buckets]
@@ -139,7 +145,7 @@ def plot_accuracy_by_length(summary, path):
     save_figure(figure, path)
 
 
-def plot_confusion_matrices(summary, path):
+def plot_confusion_matrices(summary: dict, path: str | os.PathLike) -> None:
     """One confusion matrix per model (its first run), side by side."""
     first_runs = {}
     for run in summary["runs"]:
@@ -159,7 +165,7 @@ def plot_confusion_matrices(summary, path):
     save_figure(figure, path)
 
 
-def plot_roc_curves(y_true, scores, path):
+def plot_roc_curves(y_true: np.ndarray, scores: dict[str, np.ndarray], path: str | os.PathLike) -> None:
     """ROC curve of each model (its first run) for the positive class, with its AUC."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -175,6 +181,6 @@ def plot_roc_curves(y_true, scores, path):
     save_figure(figure, path)
 
 
-def predicted_by_all(results):
+def predicted_by_all(results: list) -> np.ndarray:
     """A mask of the test comments every model gave a prediction (the ones scored)."""
     return np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)

@@ -3,13 +3,14 @@ table, significance and accuracy by length, as terminal text, Markdown and CSV."
 
 import csv
 import json
+import os
 from pathlib import Path
 
 from app.evaluation.metrics import BOOTSTRAP_RESAMPLES
 from app.modeling.parameters import formula_notes
 
 
-def format_parameter_table(rows):
+def format_parameter_table(rows: list[dict]) -> str:
     """Keras's count, the closed-form formula worked out, and whether they agree."""
     header = ("layer", "type", "output shape", "params", "formula", "worked out", "agrees")
     body = [(r["layer"], r["type"], r["output_shape"], f"{r['params']:,}", r["formula"], f"{r['worked']} = {r['expected']:,}", "yes" if r["agrees"] else "NO")
@@ -40,15 +41,15 @@ COLUMNS = (  # (header, key, format); a ± column shows the standard deviation o
 )
 
 
-def table_cells(summary):
+def table_cells(summary: dict) -> tuple[list[str], list[list[str]]]:
     """The table as text cells: a header row, then one row per model, best first."""
     header = [title for title, _, _ in COLUMNS]
     body = [["-" if row[key] is None else fmt.format(row[key]) for _, key, fmt in COLUMNS] for row in summary["models"]]
     return header, body
 
 
-def significance_lines(summary):
-    """One sentence per comparison of the best model with another."""
+def significance_lines(summary: dict) -> tuple[list[str], str]:
+    """One sentence per comparison of the best model with another, and how the test was made."""
     runs = summary["models"][0]["runs"]
     lines = []
     for test in summary["significance"]:
@@ -61,7 +62,7 @@ def significance_lines(summary):
     return lines, how
 
 
-def length_cells(summary):
+def length_cells(summary: dict) -> tuple[list[str], list[list[str]]]:
     """Accuracy by comment length: a header, then one row per model."""
     buckets = summary["accuracy_by_length"]
     header = ["model"] + [f"{b['bucket']} tokens ({b['comments']:,})" for b in buckets]
@@ -76,7 +77,7 @@ def _p_text(p_value):
     return f"p < {smallest:.4f}" if p_value < smallest else f"p = {p_value:.3f}"
 
 
-def format_text(summary):
+def format_text(summary: dict) -> str:
     """What the terminal shows."""
     lines, how = significance_lines(summary)
     parts = [_aligned(*table_cells(summary)), "", f"significance ({how}):", *(f"  {line}" for line in lines),
@@ -86,7 +87,8 @@ def format_text(summary):
     return "\n".join(parts)
 
 
-def format_markdown(summary):
+def format_markdown(summary: dict) -> str:
+    """What comparison.md holds: the table, the significance tests and accuracy by length, in Markdown."""
     lines, how = significance_lines(summary)
     return "\n".join([
         f"## Comparison on {summary['test_comments']:,} test comments", "",
@@ -97,7 +99,7 @@ def format_markdown(summary):
     ])
 
 
-def write_comparison(summary, directory):
+def write_comparison(summary: dict, directory: str | os.PathLike) -> None:
     """comparison.json (everything), comparison.csv (the table, raw numbers), comparison.md."""
     directory = Path(directory)
     (directory / "comparison.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

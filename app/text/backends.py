@@ -13,6 +13,8 @@ Analyze = Callable[[list[str]], list[list[str]]]  # comments -> token lists
 
 @dataclass(frozen=True)
 class Backend:
+    """One tokenizer backend: its name, the packages that decide its tokens, and how its analyzer is made."""
+
     name: str  # the value of tokenizer.backend
     description: str
     packages: tuple[str, ...]  # for MeCab the dictionary matters most

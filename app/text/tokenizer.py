@@ -18,10 +18,12 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 from app import paths
 from app.logs import PROGRESS
@@ -76,10 +78,11 @@ class Tokenizer:
         self._pool = None
 
     @classmethod
-    def from_config(cls, config, **overrides):
+    def from_config(cls, config: Any, **overrides: Any) -> "Tokenizer":
+        """A Tokenizer with a TokenizerConfig's settings; ``overrides`` are other constructor arguments (cache_dir...)."""
         return cls(config.backend, config.stem, config.norm, config.workers, config.cache, **overrides)
 
-    def settings(self):
+    def settings(self) -> dict[str, Any]:
         """What decides the tokens: saved with a model so predict tokenizes the same way."""
         packages = BACKENDS[self.backend].packages
         return {
@@ -89,8 +92,9 @@ class Tokenizer:
             "library": ", ".join(f"{p}=={metadata.version(p)}" for p in packages) or None,
         }
 
-    def tokenize(self, texts, progress=False):
-        """Token lists for ``texts`` (empty comments give empty lists), in order."""
+    def tokenize(self, texts: Iterable[str], progress: bool = False) -> list[list[str]]:
+        """Token lists for ``texts`` (empty comments give empty lists), in order.
+        A value that is not a string counts as an empty comment."""
         texts = [text if isinstance(text, str) else "" for text in texts]
         start = time.perf_counter()
         cache_file = self._cache_file(texts) if self.cache else None
@@ -110,14 +114,15 @@ class Tokenizer:
         }
         return tokens
 
-    def log_last_run(self, part):
+    def log_last_run(self, part: str) -> None:
         """Log how the last ``tokenize`` went: comments, seconds, rate, cache or processes."""
         run = self.last_run
         how = "from the cache" if run["cached"] else f"with {self.backend} on {run['workers']} process(es)"
         log.info(f"tokenized {run['comments']:,} {part} comments in {run['seconds']:.1f}s "
                  f"({run['per_second']:,.0f} comments/s, {how})")
 
-    def close(self):
+    def close(self) -> None:
+        """Shut down the worker processes, if any were started."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

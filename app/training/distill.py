@@ -25,12 +25,17 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.errors import DataError
+
+if TYPE_CHECKING:
+    from app.config.schema import Config
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +45,16 @@ TEACHER_DIR, STUDENT_DIR = "teacher", "student"  # in the checkpoint directory: 
 
 @dataclass
 class Teaching:
+    """What the teacher hands the student: its probabilities for the unlabeled comments and its weights."""
+
     tokens: list  # token lists of the unlabeled comments
     targets: np.ndarray  # the teacher's probability targets for them (see app.modeling.losses.probability_targets)
     report: dict  # what the run's metrics.json says about the teacher
     weights: list  # the teacher's recurrent model's weights: the student may start from them
 
 
-def teach(config, prepared, fit_rows, train_model, checkpoint_dir=None, resume=False):
+def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Callable[..., Any],
+          checkpoint_dir: str | os.PathLike | None = None, resume: bool = False) -> Teaching | None:
     """Train the teacher on ``fit_rows``: a Teaching with its probabilities for the
     unlabeled comments of ``config.distill`` and its recurrent weights (None when NSMC's
     unlabeled file is missing: the student then trains as a plain model, as
@@ -102,7 +110,8 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
                  + linear_unlabeled) / 2
     targets = (unlabeled[:, 1] if len(prepared.labels.names) == 2 else unlabeled).astype("float32")
 
-    def accuracy(probabilities):
+    def accuracy(probabilities: np.ndarray) -> float:
+        """Test-set accuracy of ``probabilities``."""
         return classification_metrics(prepared.y_test, probabilities, prepared.labels.names)["accuracy"]
 
     report = {
@@ -117,7 +126,7 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     return Teaching(tokens, targets, report, recurrent.model.get_weights())
 
 
-def student_checkpoint(checkpoint_dir):
+def student_checkpoint(checkpoint_dir: str | os.PathLike | None) -> Path | None:
     """Where the student's epochs are checkpointed: beside the teacher's probabilities."""
     return Path(checkpoint_dir) / STUDENT_DIR if checkpoint_dir else None
 

@@ -5,10 +5,12 @@ training resume to the same result."""
 import contextlib
 import json
 import math
+import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -19,15 +21,18 @@ from app.modeling.losses import accuracy_metric, loss_function
 from app.modeling.optimizers import OPTIMIZERS
 from app.text.vocab import padded_spans
 
+if TYPE_CHECKING:
+    from app.config.schema import TrainConfig
+
 GRADIENT_SAMPLE = 1024  # training comments (whole batches, at least one) whose gradient norm is logged
 
 
-def set_seed(seed):
+def set_seed(seed: int) -> None:
     """Python, NumPy and backend random generators: the same seed gives the same run."""
     keras.utils.set_random_seed(seed)
 
 
-def make_optimizer(config, steps_per_epoch):
+def make_optimizer(config: "TrainConfig", steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """The configured optimizer, with its clipping and learning-rate schedule.
 
     ``steps_per_epoch`` (batches per epoch) lets a schedule span all ``config.epochs``.
@@ -36,7 +41,7 @@ def make_optimizer(config, steps_per_epoch):
     return OPTIMIZERS[config.optimizer].make(learning_rate(config, steps_per_epoch), **clipping)
 
 
-def learning_rate(config, steps_per_epoch):
+def learning_rate(config: "TrainConfig", steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """A number for ``constant``; for ``cosine`` a Keras schedule, saved with the model
     (optimizer state), so a resumed run continues where the schedule was."""
     if config.lr_schedule == "constant":
@@ -52,11 +57,15 @@ def learning_rate(config, steps_per_epoch):
 
 @dataclass
 class Fitted:
+    """A trained model and its history, as fit returns them."""
+
     model: object  # a new object when training resumed from a checkpoint
     history: dict  # metric name -> one value per epoch, the epochs before a resume included
 
 
-def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resume=False):
+def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
+        config: "TrainConfig", num_classes: int, checkpoint_dir: str | os.PathLike | None = None,
+        resume: bool = False) -> Fitted:
     """Compile and train ``model``; early stopping restores the best epoch's weights.
 
     ``train`` and ``validation`` are (ids, labels) pairs. The training order is shuffled
@@ -114,7 +123,7 @@ def fit(model, train, validation, config, num_classes, checkpoint_dir=None, resu
     return Fitted(model, history)
 
 
-def remove_checkpoint(directory):
+def remove_checkpoint(directory: str | os.PathLike) -> None:
     """Delete a finished training's checkpoint, and the folder holding it once empty."""
     shutil.rmtree(directory, ignore_errors=True)
     with contextlib.suppress(OSError):
@@ -155,7 +164,7 @@ class LengthBatches:
             order = np.random.default_rng(seed).permutation(len(self.batches))
             self.batches = [self.batches[i] for i in order]
 
-    def dataset(self):
+    def dataset(self) -> tf.data.Dataset:
         """The batches as a tf.data.Dataset, read anew every epoch. The signature says the
         width varies: inferred from the first batches, it could fix one width for all."""
         ids, labels = self.batches[0]
@@ -196,7 +205,8 @@ class GradientNormLogger(keras.callbacks.Callback):
             loss = self.loss(labels, self.model(ids, training=False))
         return tf.linalg.global_norm(tape.gradient(loss, self.model.trainable_weights))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Add ``grad_norm`` to ``logs``, leaving the dropout random generators as they were."""
         with _seed_states_kept(self.model):
             logs["grad_norm"] = float(np.mean([self.batch_norm(ids, labels) for ids, labels in self.batches]))
 
@@ -205,7 +215,8 @@ class LearningRateLogger(keras.callbacks.Callback):
     """Adds ``learning_rate`` to every epoch's logs: the rate at the epoch's end, which
     ``train.lr_schedule: cosine`` lowers step by step (history.csv shows the schedule)."""
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Add ``learning_rate`` to ``logs``."""
         if logs is not None:
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
@@ -217,7 +228,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         super().__init__(**kwargs)
         self.saved = saved
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Start as Keras's EarlyStopping does, then take up the saved state, if any."""
         super().on_train_begin(logs)
         if self.saved:
             self.wait, self.best, self.best_epoch = self.saved["wait"], self.saved["best"], self.saved["best_epoch"]
@@ -236,7 +248,8 @@ class EpochRecorder(keras.callbacks.Callback):
         super().__init__()
         self.history, self.directory, self.stopping = history, directory and Path(directory), stopping
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Append ``logs`` to the history and, with a directory, checkpoint the epoch (unless the loss is not finite)."""
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         if self.directory is None or not math.isfinite(float((logs or {}).get("loss", 0.0))):
@@ -272,7 +285,7 @@ def _seed_states_kept(model):
         variable.assign(value)
 
 
-def load_checkpoint(directory):
+def load_checkpoint(directory: str | os.PathLike) -> tuple[keras.Model, dict, int, dict | None]:
     """(compiled model, history, epochs done, early stopping state) from a checkpoint."""
     import app.modeling.layers  # noqa: F401 - registers the custom layers the model may use
 
@@ -290,7 +303,7 @@ def load_checkpoint(directory):
     return model, state["history"], state["epochs_done"], stopping
 
 
-def best_epoch(history, monitor):
+def best_epoch(history: dict, monitor: str) -> int:
     """1-based epoch whose weights early stopping kept."""
     values = history[monitor]
     pick = np.nanargmax if monitor.endswith("accuracy") else np.nanargmin

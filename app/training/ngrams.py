@@ -6,12 +6,17 @@ variants, missing spaces, ㅋㅋ), so these models err on other comments than th
 recurrent ones, and a mean of the two beats both.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion, Pipeline
 
-def tfidf_features():
+
+def tfidf_features() -> "FeatureUnion":
     """Character 1-4 grams, across spaces too (Korean reviews are spaced loosely), and
     word 1-2 grams of space-separated words, single syllables included."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -24,7 +29,7 @@ def tfidf_features():
     )
 
 
-def tfidf_classifier():
+def tfidf_classifier() -> "Pipeline":
     """TF-IDF n-grams + scikit-learn's LogisticRegression (default C = 1): the baseline of
     bench/baselines.py."""
     from sklearn.linear_model import LogisticRegression
@@ -42,7 +47,9 @@ class NaiveBayesScaling(TransformerMixin, BaseEstimator):
     def __init__(self, alpha=1.0):
         self.alpha = alpha
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> "NaiveBayesScaling":
+        """Learn each feature's log-count ratio from ``X`` (n x features) and labels ``y``;
+        returns self. Raises ValueError unless ``y`` has two classes."""
         X, y = check_array(X, accept_sparse="csr", dtype=np.float32), np.asarray(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
@@ -53,13 +60,14 @@ class NaiveBayesScaling(TransformerMixin, BaseEstimator):
         self.ratio_ = (np.log(shares[0]) - np.log(shares[1])).astype(np.float32)
         return self
 
-    def transform(self, X):
+    def transform(self, X: Any) -> Any:
+        """``X`` with each feature scaled by its ratio (CSR when ``X`` is sparse)."""
         check_is_fitted(self, "ratio_")
         X = check_array(X, accept_sparse="csr", dtype=np.float32)
         return X.multiply(self.ratio_).tocsr() if hasattr(X, "multiply") else X * self.ratio_
 
 
-def naive_bayes_classifier():
+def naive_bayes_classifier() -> "Pipeline":
     """Binary character 1-5 and word 1-3 grams, naive-Bayes scaled, + LogisticRegression
     (C = 0.3): 0.8760 on NSMC's test set against 0.8686 for tfidf_classifier (both fitted
     on the whole training file), and the better partner for a recurrent model (docs/experiments.md:

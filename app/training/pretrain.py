@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from gensim.models import Word2Vec
@@ -27,6 +28,10 @@ from gensim.models.callbacks import CallbackAny2Vec
 from app.data.readers import open_source, read_comments, resolve_data_path
 from app.errors import DataError
 from app.logs import PROGRESS
+
+if TYPE_CHECKING:
+    from app.config.schema import DataConfig, DistillConfig, PretrainConfig
+    from app.text.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,7 @@ class WordVectors:
     matrix: np.ndarray  # (tokens, dim) float32
     seconds: float  # how long the pretraining took (0.0 when read from the cache)
 
-    def save(self, path):
+    def save(self, path: Path) -> None:
         """Plain arrays and text, read back without pickle. Each file is written under a
         temporary name and renamed, the vectors last: their file marks the cache complete,
         so an interrupted save leaves nothing that looks like one."""
@@ -53,7 +58,8 @@ class WordVectors:
         partial.replace(path.with_suffix(".npy"))
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: Path) -> "WordVectors | None":
+        """The vectors ``save`` wrote under ``path``; None when they are missing or damaged."""
         try:
             matrix = np.load(path.with_suffix(".npy"), allow_pickle=False)
             tokens = path.with_suffix(".tokens").read_text(encoding="utf-8").split("\n")[:-1]
@@ -64,7 +70,7 @@ class WordVectors:
         return cls(tokens, matrix, seconds=0.0)
 
 
-def read_unlabeled(section, data):
+def read_unlabeled(section: "PretrainConfig | DistillConfig", data: "DataConfig") -> tuple[list[str], str]:
     """The comments of the unlabeled file (one a line for .txt; other formats read
     ``data.text_column``), empty ones left out, and the file's name. ``section`` is the
     config section naming the file: pretrain or distill (``unlabeled``, ``max_rows``)."""
@@ -77,7 +83,8 @@ def read_unlabeled(section, data):
     return texts.tolist(), source.name
 
 
-def read_unlabeled_if_there(section, data, key, without):
+def read_unlabeled_if_there(section: "PretrainConfig | DistillConfig", data: "DataConfig", key: str,
+                            without: str) -> tuple[list[str] | None, str | None]:
     """read_unlabeled, except that a missing ``nsmc:unlabeled`` gives a warning (saying
     what happens ``without`` it) and None: the shipped configs name it, but e9t/nsmc does
     not publish it, so a machine with only the downloaded NSMC still trains. A missing
@@ -91,7 +98,8 @@ def read_unlabeled_if_there(section, data, key, without):
         return None, None
 
 
-def word_vectors(token_lists, dim, pretrain, seed, workers, cache_dir=None):
+def word_vectors(token_lists: list[list[str]], dim: int, pretrain: "PretrainConfig", seed: int, workers: int,
+                 cache_dir: str | os.PathLike | None = None) -> WordVectors:
     """Vectors of ``dim`` numbers for every token seen ``pretrain.min_count`` times,
     trained with word2vec on ``token_lists``, or read from the cache."""
     settings = {"dim": dim, "method": pretrain.method, "window": pretrain.window, "min_count": pretrain.min_count,
@@ -138,12 +146,13 @@ class _EpochProgress(CallbackAny2Vec):
     def __init__(self, epochs, start):
         self.epochs, self.start, self.done = epochs, start, 0
 
-    def on_epoch_end(self, model):
+    def on_epoch_end(self, model: Any) -> None:
+        """Log that one more epoch is done."""
         self.done += 1
         log.info(f"  word2vec epoch {self.done}/{self.epochs} done ({time.perf_counter() - self.start:.0f}s)", extra=PROGRESS)
 
 
-def embedding_matrix(vectors, vocab, seed):
+def embedding_matrix(vectors: WordVectors, vocab: "Vocabulary", seed: int) -> tuple[np.ndarray, int]:
     """Initial Embedding weights for ``vocab``: a token's pretrained vector where it has
     one, otherwise a random one of the same scale; row 0 (padding) is zero.
 

@@ -256,7 +256,7 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     return Trained(model, history, vocab, params, metrics, probabilities)
 
 
-def peak_memory_mib():
+def peak_memory_mib() -> float:
     """The largest resident memory this process has used so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
