@@ -105,8 +105,20 @@ def test_predict_prints_no_tensorflow_start_up_line_unless_verbose(trained):
     quiet = subprocess.run([sys.executable, "predict.py", "--model", str(run_dir), "--text", "좋아요"], cwd=PROJECT_ROOT,
                            capture_output=True, text=True, encoding="utf-8", env=env, timeout=300)
     assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stderr.splitlines() == [line for line in quiet.stderr.splitlines() if line.startswith("predicted 1 comments")]
+    assert quiet.stderr.splitlines() == [line for line in quiet.stderr.splitlines() if line.startswith("predicted 1 comment in ")]
     verbose = subprocess.run([sys.executable, "predict.py", "--model", str(run_dir), "--text", "좋아요", "--verbose"],
                              cwd=PROJECT_ROOT, capture_output=True, text=True, encoding="utf-8", env=env, timeout=300)
     assert verbose.returncode == 0
     assert len(verbose.stderr.splitlines()) > len(quiet.stderr.splitlines())  # TensorFlow's own lines come through
+
+
+def test_train_takes_the_columns_the_test_file_and_the_label_names_as_flags():
+    from app.cli.train import data_overrides, parse_args
+    from app.config import load_config
+
+    args = parse_args(["--data", "reviews.csv", "--test", "test.csv", "--text-column", "리뷰", "--label-column", "평점",
+                       "--label-names", "{부정: negative, 긍정: positive}", "--set", "data.text_column=본문"])
+    data = load_config("configs/quick.yaml", data_overrides(args) + args.set).data
+    assert (data.train, data.test, data.label_column) == ("reviews.csv", "test.csv", "평점")
+    assert data.text_column == "본문"  # --set has the last word
+    assert data.label_names == {"부정": "negative", "긍정": "positive"}

@@ -137,7 +137,7 @@ def predict(args: argparse.Namespace) -> int:
                           file=sys.stderr, flush=True)
         seconds = time.perf_counter() - started
         where = f"; wrote {args.output}" if args.output else ""
-        print(f"predicted {rows:,} comments in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
+        print(f"predicted {rows:,} comment{'' if rows == 1 else 's'} in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
         if args.evaluate:
             _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), classifier)
     return 0

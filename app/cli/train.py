@@ -31,7 +31,7 @@ DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
 FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
     "format": "--set data.format=tsv, csv, jsonl or txt",
     "encoding": "--set data.encoding=..., or --set data.encoding_errors=replace",
-    "text_column": "--set data.text_column=...",
+    "text_column": "--text-column",
 }
 
 
@@ -48,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set model.units=64 (repeatable)")
     parser.add_argument("--data", help="nsmc, nsmc3, or a labeled file (then a test split is held out)")
+    parser.add_argument("--test", help="a labeled test file (instead of holding a split of --data out)")
+    parser.add_argument("--text-column", help="the column holding the comments (data.text_column)")
+    parser.add_argument("--label-column", help="the column holding the labels (data.label_column)")
+    parser.add_argument("--label-names", metavar="MAPPING",
+                        help="display names of the labels, e.g. \"{0: 부정, 1: 긍정}\" (data.label_names)")
     parser.add_argument("--name", help="run directory name under --models-dir (default: <cell>-<time>)")
     parser.add_argument("--models-dir", default="models", help="where runs are saved (default: %(default)s)")
     parser.add_argument("--resume", action="store_true",
@@ -65,11 +70,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def data_overrides(data: str) -> list[str]:
-    """``--data`` as config overrides; a file of its own has a test split held out and
-    keeps its labels as they are written. (JSON values are valid YAML values.)"""
-    values = DATA_SHORTCUTS.get(data, {"train": data, "test": None, "label_names": None})
-    return [f"data.{key}={json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
+def data_overrides(args: argparse.Namespace) -> list[str]:
+    """The data flags as config overrides. ``--data`` with a file of its own has a test
+    split held out (unless --test names one) and keeps its labels as they are written.
+    (JSON values are valid YAML values.)"""
+    values = {}
+    if args.data:
+        values = dict(DATA_SHORTCUTS.get(args.data, {"train": args.data, "test": None, "label_names": None}))
+    for key in ("test", "text_column", "label_column"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    overrides = [f"data.{key}={json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
+    if args.label_names is not None:  # a YAML mapping as written
+        overrides.append(f"data.label_names={args.label_names}")
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     # `kill` (SIGTERM) stops training the way Ctrl-C does: the epoch checkpoint stays
     # for --resume and no half-written run is left under models/
     signal.signal(signal.SIGTERM, _interrupt)
-    overrides = (data_overrides(args.data) if args.data else []) + args.set
+    overrides = data_overrides(args) + args.set  # --set comes last: it has the final word
     if args.compare:
         return run_command(lambda: compare(args, overrides), flag_for)
     return run_command(lambda: train(args, overrides), flag_for)

@@ -128,7 +128,7 @@ def _convert(value, hint, key, metadata, source, sources):
 
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union:  # Optional[X]
-        if value is None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):  # `none` reads as null
             return None
         hint = next(arg for arg in args if arg is not type(None))
         origin, args = typing.get_origin(hint), typing.get_args(hint)
