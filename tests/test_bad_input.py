@@ -191,3 +191,13 @@ def test_each_tool_names_its_own_flag_for_the_setting_that_fixes_an_error(tiny_r
     cp949.write_bytes("document\tlabel\n좋아요\t1\n".encode("cp949"))
     assert train.main(["--config", "configs/quick.yaml", "--data", str(cp949), "--set", "data.encoding=utf-8"]) == 2
     assert capsys.readouterr().err.strip().endswith("(--set data.encoding=..., or --set data.encoding_errors=replace)")
+
+
+def test_a_missing_label_column_for_evaluate_fails_before_any_row_is_written(tiny_run, tmp_path, capsys):
+    source = tmp_path / "labeled.tsv"
+    source.write_text("document\tstars\n좋아요\t5\n별로\t1\n", encoding="utf-8")
+    assert run_predict(tiny_run, str(source), "--evaluate") == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # not one prediction streamed before the error
+    assert "--evaluate needs a label column 'label'; the input has: document, stars (--label-column)" in captured.err
+    assert run_predict(tiny_run, str(source), "--evaluate", "--label-column", "stars") == 0

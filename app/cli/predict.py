@@ -99,9 +99,13 @@ def predict(args: argparse.Namespace) -> int:
     check_output_path(args.output, args.inputs)
     model_config = read_config(args.model) if Path(args.model).is_dir() else None
     text_column = args.text_column or (model_config.data.text_column if model_config else "document")
+    label_column = args.label_column or (model_config.data.label_column if model_config else "label")
     if args.inputs:
         sources = [open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
                                text_column=text_column) for path in args.inputs]
+        for path in args.inputs:  # a wrong column fails now, before TensorFlow loads and any row is written
+            _check_columns(open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
+                                       text_column=text_column), text_column, label_column if args.evaluate else None)
     elif not args.text:
         if sys.stdin.isatty():
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
@@ -109,7 +113,6 @@ def predict(args: argparse.Namespace) -> int:
     from app.inference.classifier import Classifier, with_predictions
 
     with Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers) as classifier:
-        label_column = args.label_column or classifier.run.config.data.label_column
         if args.text:
             chunks = [pd.DataFrame({text_column: [valid_text(text) for text in args.text]}, dtype=object)]
         else:
@@ -141,6 +144,16 @@ def predict(args: argparse.Namespace) -> int:
         if args.evaluate:
             _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), classifier)
     return 0
+
+
+def _check_columns(source, text_column: str, label_column: str | None) -> None:
+    """Read a file's first row: its reader checks the text column; --evaluate needs the label column."""
+    from app.data.readers import iter_chunks
+
+    first = next(iter_chunks(source, text_column, chunk_rows=1), None)
+    if first is not None and label_column is not None and label_column not in first.columns:
+        raise DataError(f"{source.name}: --evaluate needs a label column {label_column!r}; the input has: "
+                        f"{', '.join(map(str, first.columns))} (--label-column)")
 
 
 def explain_comments(classifier: "Classifier", texts: list[str], out_dir: str | Path, limit: int = 20,
