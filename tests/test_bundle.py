@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 import shutil
 
 import keras
@@ -203,3 +204,9 @@ def test_a_run_of_another_format_version_is_refused_saying_which(tiny_run, tmp_p
     (run / "bundle.json").write_text(json.dumps({**info, "format_version": version}), encoding="utf-8")
     with pytest.raises(BundleError, match=rf"format_version {version} is {says} than this version of kosent reads \(1\)"):
         SavedRun.load(run)
+
+
+def test_a_mistyped_run_path_names_the_saved_runs_that_are_close(tiny_run):
+    typo = tiny_run.parent / "tinny"
+    with pytest.raises(BundleError, match=rf"did you mean {re.escape(str(tiny_run))}\?"):
+        SavedRun.load(typo)

@@ -103,7 +103,8 @@ class SavedRun:
         """
         path = Path(path)
         if not path.is_dir():
-            raise BundleError(f"{path}: not a model directory (expected a run under models/ made by train.py)")
+            raise BundleError(f"{path}: not a model directory (expected a run under models/ made by train.py)"
+                              f"{_close_runs(path)}")
         missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
         if missing:
             raise BundleError(f"{path}: not a complete model directory; missing {', '.join(missing)}")
@@ -144,6 +145,16 @@ class SavedRun:
         metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
         params = _read_json(path / "params.json") if (path / "params.json").is_file() else []
         return cls(model, config, tokenizer, vocab, labels, metrics, params, read_history(path / "history.csv"), path)
+
+
+def _close_runs(path: Path) -> str:
+    """``; did you mean ...`` naming the saved runs beside ``path`` whose names are close."""
+    import difflib
+
+    parent = path.parent if path.parent.is_dir() else None
+    runs = sorted(p.name for p in parent.iterdir() if (p / "bundle.json").is_file()) if parent else []
+    close = difflib.get_close_matches(path.name, runs, n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(str(parent / name) for name in close)}?" if close else ""
 
 
 def read_config(path: str | os.PathLike) -> Config:
