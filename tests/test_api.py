@@ -14,7 +14,7 @@ import pytest
 from conftest import PROJECT_ROOT
 
 from app import Classifier, Prediction, TrainingDiverged, load_config, train
-from app.errors import ConfigError
+from app.errors import ConfigError, DataError
 
 COMMENTS = ["배우들 연기가 정말 좋았어요", "", "시간 아깝다 최악", "qqqzzz", "그냥 그랬다"]
 
@@ -45,7 +45,7 @@ def test_predict_frame_keeps_the_frame_and_adds_the_prediction_columns(tiny_run)
     frame = pd.DataFrame({"id": [3, 1, 2], "document": ["재밌어요", None, "별로"]}, index=[10, 20, 30])
     with Classifier.load(tiny_run, workers=1) as clf:
         result = clf.predict_frame(frame, text_column="document")
-        with pytest.raises(Exception, match="text_column 'review' is not a column"):
+        with pytest.raises(DataError, match="text_column .review. is not a column"):
             clf.predict_frame(frame, text_column="review")
     assert result.columns.tolist() == ["id", "document", "label", "confidence", "p_negative", "p_positive", "status"]
     assert result["id"].tolist() == [3, 1, 2] and result["status"].tolist() == ["ok", "empty", "ok"]
@@ -76,7 +76,7 @@ def test_a_classifier_pickles_as_its_path_and_rebuilds_in_another_process(tiny_r
 def test_explain_returns_attributions_and_the_gate_trace_as_data(tiny_run):
     with Classifier.load(tiny_run, workers=1) as clf:
         explanation = clf.explain("그런데 생산직은 좋겠죠")
-        with pytest.raises(Exception, match="nothing to explain"):
+        with pytest.raises(DataError, match="nothing to explain"):
             clf.explain("   ")
     assert len(explanation.attribution.scores) == len(explanation.tokens) > 0
     assert set(explanation.trace.gates) == {"forget", "input", "output"}

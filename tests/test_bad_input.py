@@ -199,5 +199,5 @@ def test_a_missing_label_column_for_evaluate_fails_before_any_row_is_written(tin
     assert run_predict(tiny_run, str(source), "--evaluate") == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # not one prediction streamed before the error
-    assert "--evaluate needs a label column 'label'; the input has: document, stars (--label-column)" in captured.err
+    assert "labeled.tsv: --evaluate needs a label column 'label'; it has: document, stars (--label-column)" in captured.err
     assert run_predict(tiny_run, str(source), "--evaluate", "--label-column", "stars") == 0

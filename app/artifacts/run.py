@@ -133,9 +133,7 @@ class SavedRun:
         # Only now: a wrong path or a damaged file is reported without loading TensorFlow.
         import keras
 
-        from app.modeling.network import (
-            output_classes,  # registers the custom layers safe_mode may load
-        )
+        from app.modeling.network import output_classes  # registers the custom layers safe_mode may load
 
         try:
             model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)

@@ -103,9 +103,10 @@ def predict(args: argparse.Namespace) -> int:
     if args.inputs:
         sources = [open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
                                text_column=text_column) for path in args.inputs]
-        for path in args.inputs:  # a wrong column fails now, before TensorFlow loads and any row is written
-            _check_columns(open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
-                                       text_column=text_column), text_column, label_column if args.evaluate else None)
+        for source in sources:  # a wrong column fails now, before TensorFlow loads and any row is written
+            first = next(iter_chunks(source, text_column, chunk_rows=1), None)  # its reader checks the text column
+            if args.evaluate and first is not None:
+                _require_label_column(source.name, first.columns, label_column)
     elif not args.text:
         if sys.stdin.isatty():
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
@@ -128,9 +129,7 @@ def predict(args: argparse.Namespace) -> int:
             for chunk, probabilities, status in classifier.predict_chunks(chunks, text_column):
                 writer.write(with_predictions(chunk, classifier.labels, probabilities, status))
                 if args.evaluate:
-                    if label_column not in chunk.columns:
-                        raise DataError(f"--evaluate needs a label column {label_column!r}; the input has: "
-                                        f"{', '.join(chunk.columns)}")
+                    _require_label_column("the input", chunk.columns, label_column)  # standard input: not checked before
                     true_labels.append(classifier.run.labels.encode(chunk[label_column]))
                     predicted.append(probabilities)  # NaN rows: no prediction
                 rows += len(chunk)
@@ -146,14 +145,11 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_columns(source, text_column: str, label_column: str | None) -> None:
-    """Read a file's first row: its reader checks the text column; --evaluate needs the label column."""
-    from app.data.readers import iter_chunks
-
-    first = next(iter_chunks(source, text_column, chunk_rows=1), None)
-    if first is not None and label_column is not None and label_column not in first.columns:
-        raise DataError(f"{source.name}: --evaluate needs a label column {label_column!r}; the input has: "
-                        f"{', '.join(map(str, first.columns))} (--label-column)")
+def _require_label_column(name: str, columns, label_column: str) -> None:
+    """--evaluate compares with a label column: one the input has."""
+    if label_column not in columns:
+        raise DataError(f"{name}: --evaluate needs a label column {label_column!r}; it has: "
+                        f"{', '.join(map(str, columns))} (--label-column)")
 
 
 def explain_comments(classifier: "Classifier", texts: list[str], out_dir: str | Path, limit: int = 20,

@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def train(args: argparse.Namespace, overrides: list[str]) -> int:
     """Train the config with ``overrides`` and save the run under --models-dir; returns 0."""
-    from app.config import (
-        load_config,  # validated before TensorFlow loads: a typo fails in a moment
-    )
+    from app.config import load_config  # validated before TensorFlow loads: a typo fails in a moment
     from app.training.run import checkpoint_dir, train
 
     config = load_config(args.config, overrides)

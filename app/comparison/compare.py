@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.errors import ConfigError, DataError
-from app.evaluation.metrics import bootstrap_difference
+from app.evaluation.metrics import bootstrap_difference, predicted_by_all
 from app.files import AtomicDirectory
 from app.logs import PROGRESS
-from app.reporting.plots import predicted_by_all
 from app.reporting.tables import write_comparison
 
 if TYPE_CHECKING:

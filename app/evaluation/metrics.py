@@ -68,3 +68,9 @@ def bootstrap_difference(correct_best: np.ndarray, correct_other: np.ndarray, re
     p_value = min(1.0, 2 * min((resampled <= 0).mean(), (resampled >= 0).mean()))
     return {"difference": float(difference.mean()), "ci_low": float(low), "ci_high": float(high),
             "p_value": float(p_value), "significant": bool(low > 0 or high < 0)}
+
+
+def predicted_by_all(results: list) -> np.ndarray:
+    """A mask of the test comments every model gave a prediction (the ones scored);
+    ``results`` have ``probabilities`` with NaN rows where a model gave none."""
+    return np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)

@@ -111,7 +111,8 @@ class Classifier:
 
     def predict_proba(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities (n x classes; NaN rows where there is no prediction), status per text)."""
-        return self._score(*self._encode_with_status(list(texts)))
+        _, ids, status = self._encode_with_status(list(texts))
+        return self._score(ids, status)
 
     def predict_frame(self, frame: pd.DataFrame, text_column: str | None = None) -> pd.DataFrame:
         """``frame`` (columns and order untouched) plus label, confidence, p_<class> and status.
@@ -136,7 +137,7 @@ class Classifier:
         def read_and_encode() -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]] | None:
             """The next chunk with its (ids, status), or None when there are no more."""
             chunk = next(chunks, None)
-            return None if chunk is None else (chunk, self._encode_with_status(chunk[text_column].tolist()))
+            return None if chunk is None else (chunk, self._encode_with_status(chunk[text_column].tolist())[1:])
 
         with ThreadPoolExecutor(max_workers=1) as background:
             pending = background.submit(read_and_encode)
@@ -149,13 +150,14 @@ class Classifier:
         """(token lists, padded id matrix) for ``texts``, exactly as the model was trained."""
         return self.run.encode(texts)
 
-    def _encode_with_status(self, texts: list) -> tuple[np.ndarray, np.ndarray]:
+    def _encode_with_status(self, texts: list) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+        """(token lists, ids, status) for ``texts``; a value that is not text is an empty comment."""
         texts = [text if isinstance(text, str) else "" for text in texts]
-        _, ids = self.encode(texts)
+        tokens, ids = self.encode(texts)
         status = np.full(len(texts), OK, dtype=object)
         status[(ids > 1).sum(axis=1) == 0] = NO_KNOWN_TOKENS  # 0 = padding, 1 = unknown token
         status[[not text.strip() for text in texts]] = EMPTY
-        return ids, status
+        return tokens, ids, status
 
     def _score(self, ids: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from app.modeling.network import class_probabilities
@@ -183,13 +185,13 @@ class Classifier:
         from app.interpret.attribution import explain_encoded, explained_class
 
         texts = [text if isinstance(text, str) else "" for text in texts]
-        probabilities, status = self.predict_proba(texts)
+        tokens, ids, status = self._encode_with_status(texts)  # tokenized once, for scores and explanations
+        probabilities, _ = self._score(ids, status)
         rows = np.flatnonzero(status == OK)
-        tokens, ids = self.encode([texts[row] for row in rows])
         predicted = np.nan_to_num(probabilities[rows]).argmax(axis=1)
         with self._model_lock:
             found = explain_encoded(self.run.model, self.labels, self.run.config.vocab.truncate,
-                                    [texts[row] for row in rows], tokens, ids, predicted,
+                                    [texts[row] for row in rows], [tokens[row] for row in rows], ids[rows], predicted,
                                     target=explained_class(self.labels))
         # numbered by their position in ``texts``
         return status, {int(row): dataclasses.replace(explanation, number=int(row) + 1)

@@ -176,14 +176,14 @@ def format_gradient_table(curves: list[GradientCurve]) -> str:
 def read_grad_norms(path: str | os.PathLike) -> list[float]:
     """The ``grad_norm`` column of a run's history.csv, one value per epoch.
     Raises BundleError when the file or the column is missing."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        raise BundleError(f"{path}: not found; the run has no training history") from None
-    if not rows or "grad_norm" not in rows[0]:
+    from app.artifacts.run import read_history
+
+    if not Path(path).is_file():
+        raise BundleError(f"{path}: not found; the run has no training history")
+    history = read_history(path)
+    if "grad_norm" not in history:
         raise BundleError(f"{path}: no grad_norm column; the run was trained before gradient norms were logged (retrain it)")
-    return [float(row["grad_norm"]) for row in rows]
+    return history["grad_norm"]
 
 
 def plot_clipping(runs: list[tuple[str, float | None, list[float]]], path: str | os.PathLike) -> None:

@@ -13,6 +13,8 @@ import koreanize_matplotlib  # noqa: F401 - registers NanumGothic so Hangul labe
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from app.evaluation.metrics import predicted_by_all
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -179,8 +181,3 @@ def plot_roc_curves(y_true: np.ndarray, scores: dict[str, np.ndarray], path: str
     axis.grid(alpha=0.3)
     axis.legend(loc="lower right")
     save_figure(figure, path)
-
-
-def predicted_by_all(results: list) -> np.ndarray:
-    """A mask of the test comments every model gave a prediction (the ones scored)."""
-    return np.all([~np.isnan(r.probabilities).any(axis=1) for r in results], axis=0)

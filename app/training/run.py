@@ -32,6 +32,10 @@ from app.text.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
+DIVERGED = ("the loss became NaN/inf (training diverged); nothing was saved. Set train.clipnorm (e.g. 1.0) "
+            "or lower train.learning_rate")
+DIVERGED_EXIT = 3  # a training process's exit code when its loss diverged
+
 
 @dataclass
 class Prepared:
@@ -230,8 +234,7 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     model, history = fitted.model, fitted.history
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history["loss"])):
-        raise TrainingDiverged("the loss became NaN/inf (training diverged); nothing was saved. Set train.clipnorm "
-                               "(e.g. 1.0) or lower train.learning_rate")
+        raise TrainingDiverged(DIVERGED)
 
     probabilities = class_probabilities(model, test_ids)
     metrics = classification_metrics(prepared.y_test, probabilities, names)
@@ -298,14 +301,10 @@ def train_in_subprocess(config: Config, prepared: Prepared, models_dir: Path, na
         raise
     run_dir = Path(models_dir) / name
     if process.exitcode == DIVERGED_EXIT:
-        raise TrainingDiverged(f"training {name}: the loss became NaN/inf (training diverged); set train.clipnorm "
-                               "(e.g. 1.0) or lower train.learning_rate")
+        raise TrainingDiverged(f"training {name}: {DIVERGED}")
     if process.exitcode != 0 or not run_dir.is_dir():
         raise TrainingFailed(f"training {name} failed (exit code {process.exitcode}); see the messages above")
     return run_dir
-
-
-DIVERGED_EXIT = 3  # a training process's exit code when its loss diverged
 
 
 def _train_and_save(config, prepared, models_dir, name, setup):
