@@ -69,7 +69,7 @@ def hangul_font_subset(text: str) -> bytes:
     from fontTools import subset
 
     logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # it lists every table it drops
-    path = font_manager.findfont(font_manager.FontProperties(family=FONT_FAMILY), fallback_to_default=False)
+    path = hangul_font_path()
     options = subset.Options()
     font = subset.load_font(path, options)
     subsetter = subset.Subsetter(options)
@@ -78,6 +78,13 @@ def hangul_font_subset(text: str) -> bytes:
     buffer = io.BytesIO()
     font.save(buffer)
     return buffer.getvalue()
+
+
+def hangul_font_path() -> str:
+    """The NanumGothic file koreanize-matplotlib bundles: the font matplotlib draws Hangul with."""
+    import koreanize_matplotlib  # noqa: F401 - registers NanumGothic with matplotlib
+
+    return font_manager.findfont(font_manager.FontProperties(family=FONT_FAMILY), fallback_to_default=False)
 
 
 def _table(header, body):

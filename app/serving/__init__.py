@@ -1,0 +1,1 @@
+"""The HTTP service: a saved run behind a JSON API and a web page (python serve.py)."""
