@@ -9,7 +9,9 @@
       metrics.json     test metrics (accuracy, macro_f1, params, ...)
       params.json      the per-layer parameter table
       history.csv      loss and accuracy per epoch, grad_norm, learning_rate
-      bundle.json      format version, SHA-256 of model.keras, library versions
+      bundle.json      format version, SHA-256 of model.keras, library versions; the
+                       SHA-256 of each exported file (``exports``)
+      export/          model.onnx, saved_model/, model.tflite (python -m app.export)
 
 ``SavedRun`` is the one type for it: ``run.save(models_dir, name)`` writes one and
 ``SavedRun.load(path)`` reads it back, checking everything. A run is written to a
@@ -94,12 +96,14 @@ class SavedRun:
         return tokens, self.vocab.encode(tokens, self.config.vocab.max_length, self.config.vocab.truncate)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, workers: int = 0) -> "SavedRun":
+    def load(cls, path: str | os.PathLike, workers: int = 0, keras_model: bool = True) -> "SavedRun":
         """Load and check a run directory: files present, format version, the model's
         SHA-256, Keras safe_mode, vocabulary and labels matching the model.
 
-        ``workers`` is the tokenizer's process count (0: every core). Every problem is
-        a BundleError naming the file.
+        ``workers`` is the tokenizer's process count (0: every core). With
+        ``keras_model=False`` everything but the Keras model is loaded (``model`` is
+        None) and TensorFlow is never imported: for scoring with an exported model.
+        Every problem is a BundleError naming the file.
         """
         path = Path(path)
         if not path.is_dir():
@@ -130,6 +134,11 @@ class SavedRun:
             labels = LabelSet.from_json(_read_json(path / "labels.json"))
         except (ValueError, KeyError, UnicodeDecodeError) as error:
             raise BundleError(f"{path}: vocab.txt or labels.json is damaged ({error})") from None
+        metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+        params = _read_json(path / "params.json") if (path / "params.json").is_file() else []
+        history = read_history(path / "history.csv")
+        if not keras_model:
+            return cls(None, config, tokenizer, vocab, labels, metrics, params, history, path)
         # Only now: a wrong path or a damaged file is reported without loading TensorFlow.
         import keras
 
@@ -140,9 +149,35 @@ class SavedRun:
         except Exception as error:  # Keras raises many types for a bad archive
             raise BundleError(f"{path / 'model.keras'}: cannot be loaded safely ({one_line(error)[:300]})") from None
         _check_consistent(path, model, vocab, labels, output_classes(model))
-        metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
-        params = _read_json(path / "params.json") if (path / "params.json").is_file() else []
-        return cls(model, config, tokenizer, vocab, labels, metrics, params, read_history(path / "history.csv"), path)
+        return cls(model, config, tokenizer, vocab, labels, metrics, params, history, path)
+
+
+def record_export(path: str | os.PathLike, format: str, files: list[Path]) -> None:
+    """Record the SHA-256 of ``files`` (written by an export in ``format``) in the run's
+    bundle.json, replacing that format's last record; bundle.json is replaced atomically."""
+    path = Path(path)
+    info = _read_json(path / "bundle.json")
+    exports = info.setdefault("exports", {})
+    exports[format] = {file.relative_to(path).as_posix(): _sha256(file) for file in sorted(files)}
+    partial = path / f".bundle.json.{os.getpid()}.partial"
+    _write_json(partial, info)
+    partial.replace(path / "bundle.json")
+
+
+def exported_files(path: str | os.PathLike, format: str) -> list[Path]:
+    """The files of the run's export in ``format``, each checked against the SHA-256 that
+    bundle.json records. Raises BundleError when there is none or one was changed."""
+    path = Path(path)
+    recorded = _read_json(path / "bundle.json").get("exports", {}).get(format)
+    if not recorded:
+        raise BundleError(f"{path}: has no {format} export recorded in bundle.json "
+                          f"(python -m app.export --model {path} --format {format})")
+    for name, digest in recorded.items():
+        if not (path / name).is_file():
+            raise BundleError(f"{path / name}: missing; bundle.json records it for the {format} export (export again)")
+        if _sha256(path / name) != digest:
+            raise BundleError(f"{path / name}: SHA-256 does not match bundle.json; the file was changed or damaged (export again)")
+    return [path / name for name in recorded]
 
 
 def _close_runs(path: Path) -> str:

@@ -35,6 +35,7 @@ FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
     "format": "--format tsv, csv, jsonl or txt",
     "encoding": "--encoding, or --encoding-errors replace",
     "text_column": "--text-column",
+    "runtime": "--runtime keras",
 }
 
 
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
     parser.add_argument("--batch-size", type=integer_at_least(1), default=1024, help="comments per model call (default: %(default)s)")
     parser.add_argument("--workers", type=integer_at_least(0), default=0, help="tokenizer processes (default: every core)")
+    parser.add_argument("--runtime", choices=["keras", "onnx"], default="keras",
+                        help="score with model.keras (keras, default) or with the run's ONNX export in onnxruntime, "
+                        "without TensorFlow (onnx; python -m app.export --format onnx writes it)")
     parser.add_argument("--explain", action="store_true",
                         help="instead of predictions: each comment's word attributions and gate trace, in the terminal and as files")
     parser.add_argument("--explain-limit", type=integer_at_least(1), default=20, help="with --explain: comments explained at most (default: %(default)s)")
@@ -73,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("give comment files or --text, not both")
     if args.explain and (args.output or args.evaluate or args.compare):
         parser.error("--explain prints its views and writes them to --explain-dir; leave out -o, --evaluate and --compare")
+    if args.explain and args.runtime != "keras":
+        parser.error("--explain needs --runtime keras: word attributions and the gate trace run on the Keras model")
     return args
 
 
@@ -113,7 +119,7 @@ def predict(args: argparse.Namespace) -> int:
         sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding, errors=args.encoding_errors)]
     from app.inference.classifier import Classifier, with_predictions
 
-    with Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers) as classifier:
+    with Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers, runtime=args.runtime) as classifier:
         if args.text:
             chunks = [pd.DataFrame({text_column: [valid_text(text) for text in args.text]}, dtype=object)]
         else:

@@ -14,6 +14,11 @@ would only return its constant score for an all-padding input. Its ``status`` sa
     empty             the comment is empty or whitespace only
     no_known_tokens   no token of the comment is in the vocabulary
 
+Scoring runs on one of two runtimes: ``keras`` (the default: the saved model.keras)
+or ``onnx`` (the run's export/model.onnx in onnxruntime, written by
+``python -m app.export --format onnx``; TensorFlow is never imported). Both give the
+same probabilities within 1e-5 (tests/test_export.py); ``explain`` needs Keras.
+
 A Classifier may be called from several threads at once; it pickles as its path, so
 a worker process rebuilds it with ``Classifier.load``; ``close()`` (or ``with``)
 stops its tokenizer worker processes.
@@ -32,12 +37,14 @@ import numpy as np
 import pandas as pd
 
 from app.artifacts.run import SavedRun
-from app.errors import DataError
+from app.errors import BundleError, DataError
 
 if TYPE_CHECKING:
+    from app.export.onnx_runtime import OnnxModel
     from app.interpret.attribution import Explanation
 
 OK, EMPTY, NO_KNOWN_TOKENS = "ok", "empty", "no_known_tokens"
+RUNTIMES = ("keras", "onnx")
 
 
 @dataclass(frozen=True)
@@ -53,20 +60,35 @@ class Prediction:
 class Classifier:
     """A saved run ready to classify comments (see the module docstring)."""
 
-    def __init__(self, run: SavedRun, batch_size: int = 1024, workers: int = 0) -> None:
-        self.run, self.batch_size, self.workers = run, batch_size, workers
+    def __init__(self, run: SavedRun, batch_size: int = 1024, workers: int = 0, runtime: str = "keras",
+                 exported: "OnnxModel | None" = None) -> None:
+        self.run, self.batch_size, self.workers, self.runtime = run, batch_size, workers, runtime
+        self.exported = exported  # the ONNX model when runtime is onnx
         self._model_lock = threading.Lock()  # Keras builds its predict function on the first call
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, batch_size: int = 1024, workers: int = 0) -> "Classifier":
+    def load(cls, path: str | os.PathLike, *, batch_size: int = 1024, workers: int = 0, runtime: str = "keras") -> "Classifier":
         """Load a run saved by train.py (safe_mode, checksum and consistency checks).
 
-        ``workers``: tokenizer processes for large inputs (0: every core). Raises
-        BundleError naming the file when the run is incomplete, damaged or unsafe.
+        ``workers``: tokenizer processes for large inputs (0: every core). ``runtime``:
+        keras (model.keras) or onnx (export/model.onnx in onnxruntime, without
+        TensorFlow). Raises BundleError naming the file when the run is incomplete,
+        damaged or unsafe, or has no ONNX export for runtime onnx.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, not {batch_size!r}")
-        return cls(SavedRun.load(path, workers=workers), batch_size, workers)
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        if runtime == "keras":
+            return cls(SavedRun.load(path, workers=workers), batch_size, workers)
+        from app.export.onnx_runtime import OnnxModel
+
+        run = SavedRun.load(path, workers=workers, keras_model=False)
+        exported = OnnxModel.load(run.path)
+        if exported.vocab_size != len(run.vocab) or exported.classes != len(run.labels.names):
+            raise BundleError(f"{exported.path}: takes {exported.vocab_size} token ids and gives {exported.classes} classes, "
+                              f"but the run has {len(run.vocab)} tokens and {len(run.labels.names)} labels (export again)")
+        return cls(run, batch_size, workers, runtime, exported)
 
     @property
     def path(self) -> Path:
@@ -79,7 +101,7 @@ class Classifier:
         return list(self.run.labels.names)
 
     def __reduce__(self) -> tuple:  # another process rebuilds it from its path, never from pickled weights
-        return _load_again, (str(self.path), self.batch_size, self.workers)
+        return _load_again, (str(self.path), self.batch_size, self.workers, self.runtime)
 
     def __enter__(self) -> "Classifier":
         return self
@@ -160,10 +182,13 @@ class Classifier:
         return tokens, ids, status
 
     def _score(self, ids: np.ndarray, status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from app.modeling.network import class_probabilities
-
         probabilities = np.full((len(ids), len(self.labels)), np.nan, dtype=np.float64)
         has_prediction = status == OK
+        if self.exported is not None:  # an onnxruntime session may be called from several threads
+            probabilities[has_prediction] = self.exported.probabilities(ids[has_prediction], self.batch_size)
+            return probabilities, status
+        from app.modeling.network import class_probabilities
+
         with self._model_lock:
             probabilities[has_prediction] = class_probabilities(self.run.model, ids[has_prediction], self.batch_size)
         return probabilities, status
@@ -184,6 +209,9 @@ class Classifier:
         """(status per text, {row: Explanation} for the rows whose status is ok)."""
         from app.interpret.attribution import explain_encoded, explained_class
 
+        if self.run.model is None:
+            raise BundleError(f"explaining needs the Keras model: integrated gradients and the gate trace run on "
+                              f"model.keras, not on the {self.runtime} export (load with runtime='keras')", parameter="runtime")
         texts = [text if isinstance(text, str) else "" for text in texts]
         tokens, ids, status = self._encode_with_status(texts)  # tokenized once, for scores and explanations
         probabilities, _ = self._score(ids, status)
@@ -198,8 +226,8 @@ class Classifier:
                         for row, explanation in zip(rows, found)}
 
 
-def _load_again(path: str, batch_size: int, workers: int) -> Classifier:
-    return Classifier.load(path, batch_size=batch_size, workers=workers)
+def _load_again(path: str, batch_size: int, workers: int, runtime: str = "keras") -> Classifier:
+    return Classifier.load(path, batch_size=batch_size, workers=workers, runtime=runtime)
 
 
 # ----------------------------------------------------------------------------- output columns

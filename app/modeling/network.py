@@ -13,9 +13,9 @@ import numpy as np
 from keras import layers
 
 import app.modeling.layers  # noqa: F401 - registers the custom layers safe_mode may load
+from app.modeling.batching import probabilities_by_length
 from app.modeling.cells import CELLS
 from app.modeling.poolings import POOLINGS
-from app.text.vocab import padded_spans
 
 
 def build_model(config: Any, vocab_size: int, num_classes: int) -> keras.Model:
@@ -63,22 +63,10 @@ def output_classes(model: keras.Model) -> int:
 def class_probabilities(model: keras.Model, ids: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """An (n, classes) array of probabilities; a sigmoid output p becomes [1 - p, p].
 
-    Comments are sorted by length and predicted a batch at a time, each batch's front
-    padding cut to its longest comment: padding is masked, so the results are the
-    same, and most comments are far shorter than max_length. Keras traces its predict
-    function with reduce_retracing, so after the first few lengths one trace serves all.
+    Scored by length (app.modeling.batching). Keras traces its predict function with
+    reduce_retracing, so after the first few lengths one trace serves all.
     """
     if len(ids) == 0:  # Keras cannot predict an empty batch
         return np.zeros((0, output_classes(model)), dtype=np.float32)
-    width = ids.shape[1]
-    spans = np.maximum(padded_spans(ids), 1)  # an all-padding row still needs one step
-    if model.input_shape[1] is not None:  # a model built for one fixed length
-        spans[:] = width
-    order = np.argsort(spans, kind="stable")
-    probabilities = np.empty((len(ids), model.output_shape[-1]), dtype=np.float32)
-    for start in range(0, len(ids), batch_size):
-        rows = order[start:start + batch_size]
-        probabilities[rows] = model.predict_on_batch(ids[rows, width - spans[rows].max():])
-    if probabilities.shape[-1] == 1:
-        probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
-    return probabilities
+    return probabilities_by_length(model.predict_on_batch, ids, batch_size, model.output_shape[-1],
+                                   fixed_length=model.input_shape[1] is not None)

@@ -1,0 +1,54 @@
+"""The TensorFlow formats: a SavedModel for TF Serving and a LiteRT (TensorFlow Lite)
+flatbuffer. Both trace the Keras model itself, so masking is TensorFlow's own.
+
+Each takes ``token_ids`` (batch, steps) int32, front-padded, and returns
+``probabilities`` (batch, classes) float32, like the ONNX export.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from app.export.onnx_graph import INPUT, OUTPUT
+
+
+def probability_function(model: Any, batch: int | None = None) -> Any:
+    """A tf.function: token ids (``batch``, steps) -> {"probabilities": (batch, classes)};
+    ``batch`` None: any batch size."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([batch, None], tf.int32, name=INPUT)])
+    def serve(token_ids: Any) -> dict:
+        scores = model(token_ids, training=False)
+        if scores.shape[-1] == 1:  # sigmoid p -> [1 - p, p]
+            scores = tf.concat([1.0 - scores, scores], axis=-1)
+        return {OUTPUT: scores}
+
+    return serve
+
+
+def write_saved_model(model: Any, directory: Path, batch: int | None = None) -> None:
+    """A SavedModel in ``directory`` whose ``serving_default`` signature gives the probabilities
+    of (``batch``, steps) token ids; ``batch`` None: any batch size."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.model = model  # tracks the weights
+    module.serve = probability_function(model, batch)
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+
+
+def write_litert(model: Any, path: Path) -> None:
+    """A LiteRT flatbuffer at ``path``: one comment a call, (1, steps), any steps.
+
+    One comment: LiteRT lowers the recurrent loop's state list only with a static
+    shape, and its batch is part of that shape (a phone classifies one comment at a time).
+    """
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as directory:  # converted from a SavedModel: its weights become constants
+        write_saved_model(model, Path(directory), batch=1)
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=["serving_default"])
+        converter.experimental_enable_resource_variables = False
+        path.write_bytes(converter.convert())
