@@ -33,7 +33,7 @@ class _Graph:
     """Nodes and weights added in order; ``name = graph.add(op, inputs, **attributes)``."""
 
     def __init__(self) -> None:
-        self.nodes, self.weights, self._count = [], [], 0
+        self.nodes, self.weights, self._count, self._constants = [], [], 0, {}
 
     def add(self, op: str, inputs: list[str], outputs: int = 1, **attributes: Any) -> Any:
         from onnx import helper
@@ -49,6 +49,14 @@ class _Graph:
         self.weights.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
+    def constant(self, value: Any, dtype: Any) -> str:
+        """A small constant (an axis, 0, 1), added once however often it is used."""
+        array = np.asarray(value, dtype)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self._constants:
+            self._constants[key] = self.weight(f"constant_{len(self._constants)}", array)
+        return self._constants[key]
+
 
 def onnx_model(model: Any, config: Any) -> Any:
     """The onnx.ModelProto of ``model`` (a keras.Model built by build_model from
@@ -59,20 +67,7 @@ def onnx_model(model: Any, config: Any) -> Any:
     embedding = model.get_layer("embedding")
     if not embedding.mask_zero:
         raise BundleError("onnx: the embedding does not mask id 0; only models built by build_model are exported")
-    ids = INPUT
-    present = graph.add("Cast", [graph.add("Greater", [ids, graph.weight("zero_id", np.array(0, np.int32))])],
-                        to=TensorProto.INT32)  # (batch, steps): 1 on a real token
-    lengths = graph.add("ReduceSum", [present, graph.weight("axis_1", np.array([1], np.int64))], keepdims=0)
-    steps = graph.add("Gather", [graph.add("Shape", [ids]), graph.weight("dim_1", np.array(1, np.int64))])
-    # Row r's token at step t moves to step t - padding[r] (mod steps): padding to the end
-    padding = graph.add("Cast", [graph.add("Sub", [graph.add("Cast", [steps], to=TensorProto.INT32), lengths])],
-                        to=TensorProto.INT64)
-    positions = graph.add("Range", [graph.weight("zero_i64", np.array(0, np.int64)), steps,
-                                    graph.weight("one_i64", np.array(1, np.int64))])
-    source = graph.add("Mod", [graph.add("Add", [graph.add("Unsqueeze", [positions, graph.weight("axis_0", np.array([0], np.int64))]),
-                                                 graph.add("Unsqueeze", [padding, "axis_1"])]),
-                               steps])
-    moved = graph.add("GatherElements", [ids, graph.add("Cast", [source], to=TensorProto.INT32)], axis=1)
+    moved, lengths, positions = _padding_to_the_end(graph, INPUT)
     vectors = graph.add("Gather", [graph.weight("embedding", _array(embedding.embeddings)), moved])  # (batch, steps, dim)
     x = graph.add("Transpose", [vectors], perm=[1, 0, 2])  # ONNX's recurrent ops read (steps, batch, features)
     last_state = None
@@ -82,10 +77,9 @@ def onnx_model(model: Any, config: Any) -> Any:
     if config.pooling == "last":
         features = last_state
     else:
-        real = graph.add("Less", [graph.add("Unsqueeze", [positions, "axis_0"]),
-                                  graph.add("Unsqueeze", [graph.add("Cast", [lengths], to=TensorProto.INT64), "axis_1"])])
-        mask = graph.add("Unsqueeze", [graph.add("Cast", [real], to=TensorProto.FLOAT),
-                                       graph.weight("axis_2", np.array([2], np.int64))])  # (batch, steps, 1): 1 on a real step
+        real = graph.add("Less", [graph.add("Unsqueeze", [positions, _axes(graph, 0)]),
+                                  graph.add("Unsqueeze", [graph.add("Cast", [lengths], to=TensorProto.INT64), _axes(graph, 1)])])
+        mask = graph.add("Unsqueeze", [graph.add("Cast", [real], to=TensorProto.FLOAT), _axes(graph, 2)])  # (batch, steps, 1)
         states = graph.add("Transpose", [x], perm=[1, 0, 2])  # (batch, steps, features)
         pooled = {"max": lambda: _masked_max(graph, states, mask), "mean": lambda: _masked_mean(graph, states, mask)}
         if config.pooling == "max_mean":
@@ -100,7 +94,7 @@ def onnx_model(model: Any, config: Any) -> Any:
     scores = _dense(graph, output, features)
     if output.units == 1:  # sigmoid p -> [1 - p, p], as class_probabilities gives it
         positive = graph.add("Sigmoid", [scores])
-        probabilities = graph.add("Concat", [graph.add("Sub", [graph.weight("one_f", np.array(1, np.float32)), positive]), positive], axis=1)
+        probabilities = graph.add("Concat", [graph.add("Sub", [graph.constant(1, np.float32), positive]), positive], axis=1)
     else:
         probabilities = graph.add("Softmax", [scores], axis=-1)
     graph.nodes.append(helper.make_node("Identity", [probabilities], [OUTPUT]))
@@ -115,6 +109,27 @@ def onnx_model(model: Any, config: Any) -> Any:
     proto.ir_version = 8  # the IR version of opset 18 (ONNX 1.13), which every onnxruntime since 1.14 reads
     checker.check_model(proto)
     return proto
+
+
+def _padding_to_the_end(graph: _Graph, ids: str) -> tuple[str, str, str]:
+    """(ids with each row's padding moved from the front to the end, the rows' lengths,
+    the step numbers 0..steps-1): row r's token at step t moves to step t - padding[r]."""
+    from onnx import TensorProto
+
+    present = graph.add("Cast", [graph.add("Greater", [ids, graph.constant(0, np.int32)])], to=TensorProto.INT32)
+    lengths = graph.add("ReduceSum", [present, _axes(graph, 1)], keepdims=0)  # (batch,) int32, as sequence_lens takes it
+    steps = graph.add("Gather", [graph.add("Shape", [ids]), graph.constant(1, np.int64)])
+    padding = graph.add("Cast", [graph.add("Sub", [graph.add("Cast", [steps], to=TensorProto.INT32), lengths])],
+                        to=TensorProto.INT64)
+    positions = graph.add("Range", [graph.constant(0, np.int64), steps, graph.constant(1, np.int64)])
+    source = graph.add("Mod", [graph.add("Add", [graph.add("Unsqueeze", [positions, _axes(graph, 0)]),
+                                                 graph.add("Unsqueeze", [padding, _axes(graph, 1)])]), steps])
+    moved = graph.add("GatherElements", [ids, graph.add("Cast", [source], to=TensorProto.INT32)], axis=1)
+    return moved, lengths, positions
+
+
+def _axes(graph: _Graph, *axes: int) -> str:
+    return graph.constant(list(axes), np.int64)
 
 
 def _recurrent(graph: _Graph, layer: Any, x: str, lengths: str) -> tuple[str, str]:
@@ -145,9 +160,9 @@ def _recurrent(graph: _Graph, layer: Any, x: str, lengths: str) -> tuple[str, st
               lengths]
     states, last = graph.add(op, inputs, outputs=2, **attributes)
     # (steps, directions, batch, units) -> (steps, batch, directions * units): forward then backward, as Keras concatenates
-    size = graph.weight(f"{prefix}_width", np.array([0, 0, -1], np.int64))
+    size = graph.constant([0, 0, -1], np.int64)
     states = graph.add("Reshape", [graph.add("Transpose", [states], perm=[0, 2, 1, 3]), size])
-    last = graph.add("Reshape", [graph.add("Transpose", [last], perm=[1, 0, 2]), graph.weight(f"{prefix}_flat", np.array([0, -1], np.int64))])
+    last = graph.add("Reshape", [graph.add("Transpose", [last], perm=[1, 0, 2]), graph.constant([0, -1], np.int64)])
     return states, last
 
 
@@ -172,16 +187,16 @@ def _reorder(weights: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
 def _masked_max(graph: _Graph, states: str, mask: str) -> str:
     """As MaskedGlobalMaxPooling1D: the max over real steps, 0 for a row with none."""
     shifted = graph.add("Add", [graph.add("Mul", [states, mask]),
-                                graph.add("Mul", [graph.add("Sub", [mask, "one_f"]), graph.weight("big", np.array(1e9, np.float32))])])
-    pooled = graph.add("ReduceMax", [shifted, "axis_1"], keepdims=0)
-    has_steps = graph.add("Greater", [graph.add("ReduceMax", [mask, "axis_1"], keepdims=0), graph.weight("zero_f", np.array(0, np.float32))])
-    return graph.add("Where", [has_steps, pooled, "zero_f"])
+                                graph.add("Mul", [graph.add("Sub", [mask, graph.constant(1, np.float32)]), graph.constant(1e9, np.float32)])])
+    pooled = graph.add("ReduceMax", [shifted, _axes(graph, 1)], keepdims=0)
+    has_steps = graph.add("Greater", [graph.add("ReduceMax", [mask, _axes(graph, 1)], keepdims=0), graph.constant(0, np.float32)])
+    return graph.add("Where", [has_steps, pooled, graph.constant(0, np.float32)])
 
 
 def _masked_mean(graph: _Graph, states: str, mask: str) -> str:
     """As MaskedGlobalAveragePooling1D: the mean over real steps, 0 for a row with none."""
-    total = graph.add("ReduceSum", [graph.add("Mul", [states, mask]), "axis_1"], keepdims=0)
-    count = graph.add("Max", [graph.add("ReduceSum", [mask, "axis_1"], keepdims=0), "one_f"])
+    total = graph.add("ReduceSum", [graph.add("Mul", [states, mask]), _axes(graph, 1)], keepdims=0)
+    count = graph.add("Max", [graph.add("ReduceSum", [mask, _axes(graph, 1)], keepdims=0), graph.constant(1, np.float32)])
     return graph.add("Div", [total, count])
 
 

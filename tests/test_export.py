@@ -1,0 +1,221 @@
+"""Exported models give the Keras model's probabilities: ONNX (in onnxruntime, without
+TensorFlow) for every cell, direction, depth and pooling, on the bundled sample's real
+comments of every length, padding included; the SavedModel through its
+serving_default signature; LiteRT one comment at a time. A part a format cannot
+express is refused with one line, and a changed export is refused at load."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from app.errors import BundleError
+from tests.conftest import PROJECT_ROOT, SAMPLE
+
+TOLERANCE = 1e-5
+
+# (cell, bidirectional, layers, pooling, extra keys): every cell, both directions,
+# stacked layers, every pooling, a hidden head, relu states, three classes
+MODELS = {
+    "simple_rnn": ("simple_rnn", False, 1, "last", {}),
+    "lstm": ("lstm", False, 1, "last", {}),
+    "gru": ("gru", False, 1, "last", {}),
+    "bidirectional_lstm": ("lstm", True, 1, "last", {}),
+    "bidirectional_stacked_gru_max": ("gru", True, 2, "max", {}),
+    "bidirectional_simple_rnn_mean": ("simple_rnn", True, 1, "mean", {}),
+    "stacked_lstm_max_mean_head": ("lstm", False, 2, "max_mean", {"head_units": 4}),
+    "stacked_simple_rnn_relu_max": ("simple_rnn", False, 2, "max", {"activation": "relu"}),
+    "gru_mean_three_classes": ("gru", False, 1, "mean", {"classes": 3}),
+}
+
+
+@pytest.fixture(scope="session")
+def sample():
+    """The sample's comments, its tokenizer and a vocabulary fitted on them."""
+    import pandas as pd
+
+    from app.text.tokenizer import Tokenizer
+    from app.text.vocab import Vocabulary
+
+    frame = pd.read_csv(SAMPLE, sep="\t", dtype=str)
+    texts = frame["document"].tolist()
+    tokenizer = Tokenizer("mecab", workers=1, cache=False)
+    vocab = Vocabulary.fit(tokenizer.tokenize(texts), max_size=2000, min_count=1)
+    long_comment = " ".join(texts[:12])  # longer than max_length: truncated as in training
+    texts += [long_comment, "", "zzqx"]  # plus an empty comment and one with no known token
+    return texts, tokenizer, vocab
+
+
+def save_run(directory, sample, name, cell, bidirectional, layers, pooling, extra):
+    """A SavedRun of a tiny model for these settings, its weights drawn wide so the
+    probabilities spread over (0, 1) and a masking slip would show."""
+    from app.artifacts.run import SavedRun
+    from app.config import load_config
+    from app.data.readers import LabelSet
+    from app.modeling.network import build_model
+
+    _, tokenizer, vocab = sample
+    extra = dict(extra)
+    classes = extra.pop("classes", 2)
+    overrides = [f"model.cell={cell}", f"model.bidirectional={str(bidirectional).lower()}", f"model.layers={layers}",
+                 f"model.pooling={pooling}", "model.units=4", "model.embedding_dim=4", "vocab.max_length=30",
+                 *(f"model.{key}={value}" for key, value in extra.items())]
+    config = load_config(PROJECT_ROOT / "configs" / "quick.yaml", overrides)
+    model = build_model(config.model, len(vocab), classes)
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(0, 0.8, w.shape).astype("float32") for w in model.get_weights()])
+    labels = LabelSet.fit([str(i) for i in range(classes)])
+    return SavedRun(model, config, tokenizer, vocab, labels).save(directory, name).path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, sample):
+    directory = tmp_path_factory.mktemp("export-models")
+    return {name: save_run(directory, sample, name, *settings) for name, settings in MODELS.items()}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_onnx_gives_the_keras_probabilities_for_every_cell_direction_depth_and_pooling(runs, sample, name):
+    from app.export.formats import export_run
+    from app.export.onnx_graph import INPUT
+    from app.inference.classifier import Classifier
+    from app.modeling.network import class_probabilities
+
+    texts = sample[0]
+    (onnx_file,) = export_run(runs[name], "onnx")
+    assert onnx_file == runs[name] / "export" / "model.onnx"
+    with Classifier.load(runs[name]) as keras_clf, Classifier.load(runs[name], runtime="onnx") as onnx_clf:
+        assert onnx_clf.run.model is None and onnx_clf.runtime == "onnx"
+        expected, status = keras_clf.predict_proba(texts)
+        found, onnx_status = onnx_clf.predict_proba(texts)
+        assert list(status) == list(onnx_status) and list(status[-2:]) == ["empty", "no_known_tokens"]
+        scored = status == "ok"
+        assert expected[scored].std() > 0.05  # spread out: a slip would show
+        np.testing.assert_allclose(found[scored], expected[scored], atol=TOLERANCE)
+        assert np.isnan(found[~scored]).all()
+        # the whole padded width at once, all-padding rows included, straight into the graph
+        _, ids = keras_clf.encode(texts)
+        assert (ids == 0).any() and (ids != 0).all(axis=1).any()  # padded rows and a full one
+        full_width = onnx_clf.exported.session.run(None, {INPUT: ids})[0]
+        np.testing.assert_allclose(full_width, class_probabilities(keras_clf.run.model, ids, batch_size=len(ids)),
+                                   atol=TOLERANCE)
+
+
+def test_the_savedmodel_serves_the_keras_probabilities_through_serving_default(runs, sample):
+    import tensorflow as tf
+
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+    from app.modeling.network import class_probabilities
+
+    run = runs["bidirectional_stacked_gru_max"]
+    files = export_run(run, "savedmodel")
+    assert run / "export" / "saved_model" / "saved_model.pb" in files
+    served = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
+    assert set(served.structured_input_signature[1]) == {"token_ids"}
+    with Classifier.load(run) as clf:
+        _, ids = clf.encode(sample[0])
+        expected = class_probabilities(clf.run.model, ids, batch_size=len(ids))
+    found = served(token_ids=tf.constant(ids))["probabilities"].numpy()
+    np.testing.assert_allclose(found, expected, atol=TOLERANCE)
+
+
+def test_an_export_is_recorded_in_bundle_json_and_a_changed_file_is_refused(runs):
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+
+    run = runs["lstm"]
+    (onnx_file,) = export_run(run, "onnx")
+    recorded = json.loads((run / "bundle.json").read_text())["exports"]["onnx"]
+    assert list(recorded) == ["export/model.onnx"] and len(recorded["export/model.onnx"]) == 64
+    onnx_file.write_bytes(onnx_file.read_bytes() + b"\0")
+    with pytest.raises(BundleError, match=r"model.onnx: SHA-256 does not match bundle.json"):
+        Classifier.load(run, runtime="onnx")
+    export_run(run, "onnx")  # exporting again mends it
+    Classifier.load(run, runtime="onnx").close()
+
+
+def test_runtime_onnx_without_an_export_names_the_command_that_writes_one(tmp_path, sample):
+    from app.inference.classifier import Classifier
+
+    run = save_run(tmp_path, sample, "unexported", *MODELS["gru"])
+    with pytest.raises(BundleError, match=r"has no onnx export.*python -m app.export --model .* --format onnx"):
+        Classifier.load(run, runtime="onnx")
+    with pytest.raises(ValueError, match="runtime must be one of keras, onnx, not 'torch'"):
+        Classifier.load(run, runtime="torch")
+
+
+def test_explaining_needs_the_keras_runtime_and_says_so(runs):
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+
+    export_run(runs["gru"], "onnx")
+    with Classifier.load(runs["gru"], runtime="onnx") as clf, pytest.raises(BundleError, match="needs the Keras model"):
+        clf.explain("배우들 연기가 정말 좋았어요")
+
+
+def test_a_cell_onnx_has_no_op_for_is_refused_with_one_line(tmp_path, sample):
+    import keras
+
+    from app.export.formats import export_run
+    from app.modeling.cells import CELLS, Cell, simple_rnn_formula, simple_rnn_steps
+
+    @keras.saving.register_keras_serializable(package="kosent_export_tests")
+    class JordanRNN(keras.layers.SimpleRNN):
+        """A cell of the user's own: ONNX's RNN op is not known to compute it."""
+
+    CELLS.register(Cell("jordan", "Jordan", lambda: JordanRNN, simple_rnn_formula, "u(i+u+1)", simple_rnn_steps))
+    try:
+        run = save_run(tmp_path, sample, "jordan", "jordan", False, 1, "last", {})
+        with pytest.raises(BundleError, match=r"^onnx: layer 'jordan_1' is a JordanRNN; ONNX has recurrent ops for LSTM, "
+                                              r"GRU and SimpleRNN only") as refused:
+            export_run(run, "onnx")
+    finally:
+        CELLS.unregister("jordan")
+    assert "\n" not in str(refused.value)
+    assert not (run / "export" / "model.onnx").exists()
+    assert "exports" not in json.loads((run / "bundle.json").read_text())
+
+
+# TensorFlow and Keras cannot even be imported in the process that predicts
+NO_TENSORFLOW = """
+import importlib.abc, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras"):
+            raise ImportError("the onnx runtime imported " + name)
+sys.meta_path.insert(0, Refuse())
+from app.cli.predict import main
+status = main(sys.argv[1:])
+assert status == 0, status
+assert not [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")]
+"""
+
+
+def test_predict_py_with_runtime_onnx_never_imports_tensorflow(runs, tmp_path):
+    run = runs["stacked_lstm_max_mean_head"]
+    env = {**os.environ, "KOSENT_CACHE_DIR": str(tmp_path)}
+    exported = subprocess.run([sys.executable, "-m", "app.export", "--model", str(run), "--format", "onnx"],
+                              capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+    assert exported.returncode == 0, exported.stderr
+    assert f"exported onnx: {run / 'export' / 'model.onnx'}" in exported.stderr
+    output = tmp_path / "predictions.csv"
+    predicted = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "--model", str(run), "--runtime", "onnx",
+                                str(SAMPLE), "-o", str(output)], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+    assert predicted.returncode == 0, predicted.stderr
+    import pandas as pd
+
+    frame = pd.read_csv(output)
+    assert len(frame) == 320 and list(frame.columns[-5:]) == ["predicted_label", "confidence", "p_0", "p_1", "status"]
+    assert set(frame["status"]) == {"ok"}
+
+
+def test_predict_py_explain_with_runtime_onnx_is_a_usage_error():
+    from app.cli.predict import parse_args
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--model", "models/x", "--runtime", "onnx", "--explain", "--text", "좋아요"])
+    assert stopped.value.code == 2
