@@ -80,6 +80,19 @@ def hangul_font_subset(text: str) -> bytes:
     return buffer.getvalue()
 
 
+def hangul_font_for_browsers() -> bytes:
+    """The whole of NanumGothic as TTF bytes a browser accepts: without its VTT source
+    tables (TSI*), which Chromium's font sanitizer rejects as malformed."""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(hangul_font_path(), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
+    for tag in [tag for tag in font.keys() if tag.startswith("TSI")]:
+        del font[tag]
+    buffer = io.BytesIO()
+    font.save(buffer, reorderTables=False)  # the other tables are copied as they are
+    return buffer.getvalue()
+
+
 def hangul_font_path() -> str:
     """The NanumGothic file koreanize-matplotlib bundles: the font matplotlib draws Hangul with."""
     import koreanize_matplotlib  # noqa: F401 - registers NanumGothic with matplotlib

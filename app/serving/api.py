@@ -192,15 +192,15 @@ def _add_routes(app: FastAPI, service: Service) -> None:
 
 def _add_pages(app: FastAPI) -> None:
     """The web page at /, its assets (the Hangul font included) and /docs, all served here: nothing from a CDN."""
-    from app.reporting.html import hangul_font_path
+    from app.reporting.html import hangul_font_for_browsers
 
     docs_assets = resources.files("fastapi_offline") / "static"  # Swagger UI, packaged
     app.mount("/static/docs", StaticFiles(directory=str(docs_assets)), name="docs-assets")
-    font = hangul_font_path()
+    font = hangul_font_for_browsers()
 
     @app.get("/static/hangul.ttf", include_in_schema=False)
-    async def hangul_font() -> FileResponse:
-        return FileResponse(font, media_type="font/ttf")
+    async def hangul_font() -> Response:
+        return Response(font, media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
