@@ -1,7 +1,8 @@
 """Exported models give the Keras model's probabilities: ONNX (in onnxruntime, without
 TensorFlow) for every cell, direction, depth and pooling, on the bundled sample's real
 comments of every length, padding included; the SavedModel through its
-serving_default signature; LiteRT one comment at a time. A part a format cannot
+serving_default signature; LiteRT, one comment at a time, in ai-edge-litert's
+interpreter. A part a format cannot
 express is refused with one line, and a changed export is refused at load."""
 
 import json
@@ -53,17 +54,16 @@ def save_run(directory, sample, name, cell, bidirectional, layers, pooling, extr
     """A SavedRun of a tiny model for these settings, its weights drawn wide so the
     probabilities spread over (0, 1) and a masking slip would show."""
     from app.artifacts.run import SavedRun
-    from app.config import load_config
+    from app.config import config_from_dict
     from app.data.readers import LabelSet
     from app.modeling.network import build_model
 
     _, tokenizer, vocab = sample
     extra = dict(extra)
     classes = extra.pop("classes", 2)
-    overrides = [f"model.cell={cell}", f"model.bidirectional={str(bidirectional).lower()}", f"model.layers={layers}",
-                 f"model.pooling={pooling}", "model.units=4", "model.embedding_dim=4", "vocab.max_length=30",
-                 *(f"model.{key}={value}" for key, value in extra.items())]
-    config = load_config(PROJECT_ROOT / "configs" / "quick.yaml", overrides)
+    model_keys = {"cell": cell, "bidirectional": bidirectional, "layers": layers, "pooling": pooling, "units": 4,
+                  "embedding_dim": 4, **extra}
+    config = config_from_dict({"tokenizer": {"backend": "mecab"}, "vocab": {"max_length": 30}, "model": model_keys})
     model = build_model(config.model, len(vocab), classes)
     rng = np.random.default_rng(7)
     model.set_weights([rng.normal(0, 0.8, w.shape).astype("float32") for w in model.get_weights()])
@@ -121,6 +121,30 @@ def test_the_savedmodel_serves_the_keras_probabilities_through_serving_default(r
         expected = class_probabilities(clf.run.model, ids, batch_size=len(ids))
     found = served(token_ids=tf.constant(ids))["probabilities"].numpy()
     np.testing.assert_allclose(found, expected, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("name", ["lstm", "bidirectional_stacked_gru_max"])
+def test_litert_gives_the_keras_probabilities_one_padded_comment_at_a_time(runs, sample, name):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+    from app.modeling.network import class_probabilities
+
+    (tflite_file,) = export_run(runs[name], "litert")
+    with Classifier.load(runs[name]) as clf:
+        _, ids = clf.encode(sample[0][::8])  # 41 comments of many lengths, padded to max_length
+        expected = class_probabilities(clf.run.model, ids, batch_size=len(ids))
+    interpreter = Interpreter(model_path=str(tflite_file))
+    given, result = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    interpreter.resize_tensor_input(given, (1, ids.shape[1]))
+    interpreter.allocate_tensors()
+    found = []
+    for row in ids:
+        interpreter.set_tensor(given, row[None])
+        interpreter.invoke()
+        found.append(interpreter.get_tensor(result)[0])
+    np.testing.assert_allclose(np.array(found), expected, atol=TOLERANCE)
 
 
 def test_an_export_is_recorded_in_bundle_json_and_a_changed_file_is_refused(runs):

@@ -26,14 +26,14 @@ def probability_function(model: Any, batch: int | None = None) -> Any:
     return serve
 
 
-def write_saved_model(model: Any, directory: Path, batch: int | None = None) -> None:
+def write_saved_model(model: Any, directory: Path) -> None:
     """A SavedModel in ``directory`` whose ``serving_default`` signature gives the probabilities
-    of (``batch``, steps) token ids; ``batch`` None: any batch size."""
+    of (batch, steps) token ids, any batch and steps."""
     import tensorflow as tf
 
     module = tf.Module()
     module.model = model  # tracks the weights
-    module.serve = probability_function(model, batch)
+    module.serve = probability_function(model)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
 
 
@@ -41,14 +41,14 @@ def write_litert(model: Any, path: Path) -> None:
     """A LiteRT flatbuffer at ``path``: one comment a call, (1, steps), any steps.
 
     One comment: LiteRT lowers the recurrent loop's state list only with a static
-    shape, and its batch is part of that shape (a phone classifies one comment at a time).
+    shape, and its batch is part of that shape (a phone classifies one comment at a
+    time). The weights are frozen into constants first: LiteRT cannot read a variable
+    inside the loop (READ_VARIABLE fails in WHILE), and TensorFlow's public converter
+    paths leave them variables. The loop stays a loop, so the mask is honoured.
     """
-    import tempfile
-
     import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    with tempfile.TemporaryDirectory() as directory:  # converted from a SavedModel: its weights become constants
-        write_saved_model(model, Path(directory), batch=1)
-        converter = tf.lite.TFLiteConverter.from_saved_model(directory, signature_keys=["serving_default"])
-        converter.experimental_enable_resource_variables = False
-        path.write_bytes(converter.convert())
+    serve = probability_function(model, batch=1).get_concrete_function()
+    frozen = convert_variables_to_constants_v2(serve, lower_control_flow=False)
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert())
