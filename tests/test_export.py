@@ -104,6 +104,19 @@ def test_onnx_gives_the_keras_probabilities_for_every_cell_direction_depth_and_p
                                    atol=TOLERANCE)
 
 
+def test_saved_runs_compared_with_runtime_onnx_score_as_with_keras(runs, tmp_path):
+    from app.comparison.compare import compare_saved
+    from app.export.formats import export_run
+
+    paths = [str(runs["lstm"]), str(runs["bidirectional_lstm"])]
+    for path in paths:
+        export_run(path, "onnx")
+    _, by_keras = compare_saved(paths, str(SAMPLE), tmp_path / "by-keras", "test")
+    _, by_onnx = compare_saved(paths, str(SAMPLE), tmp_path / "by-onnx", "test", runtime="onnx")
+    scores = lambda summary: [(run["run"], run["accuracy"], run["confusion_matrix"]) for run in summary["runs"]]
+    assert scores(by_onnx) == scores(by_keras) and by_onnx["test_comments"] == 320
+
+
 def test_the_savedmodel_serves_the_keras_probabilities_through_serving_default(runs, sample):
     import tensorflow as tf
 

@@ -188,7 +188,7 @@ def compare(args: argparse.Namespace) -> int:
     report_dir = args.report_dir or f"models/comparison-{time.strftime('%Y%m%d-%H%M%S')}"
     final, summary = compare_saved(args.compare, args.inputs[0], report_dir, "python predict.py " + " ".join(sys.argv[1:]),
                                    text_column=args.text_column, label_column=args.label_column, format=args.format,
-                                   encoding=args.encoding, encoding_errors=args.encoding_errors)
+                                   encoding=args.encoding, encoding_errors=args.encoding_errors, runtime=args.runtime)
     print(format_text(summary))
     print(f"\nsaved {final}: comparison.md, comparison.csv, comparison.json, report.html")
     return 0

@@ -267,9 +267,10 @@ def compare_configs(configs: list, config_paths: list[str], seeds: list[int], mo
 
 
 def compare_saved(paths: list[str], data_file: str, report_dir: str | os.PathLike, command: str,
-                  **data_settings: object) -> tuple[Path, dict]:
+                  runtime: str = "keras", **data_settings: object) -> tuple[Path, dict]:
     """Score saved runs on one labeled file, each with its own tokenizer, and compare
-    them; returns (the comparison directory, its summary).
+    them; returns (the comparison directory, its summary). ``runtime``: as
+    Classifier.load takes it (onnx: each run's ONNX export).
 
     ``data_settings`` override the first run's data section (text_column, label_column,
     format, encoding, encoding_errors) where given (not None).
@@ -294,17 +295,17 @@ def compare_saved(paths: list[str], data_file: str, report_dir: str | os.PathLik
              "or label)", extra=PROGRESS)
     with (directory := AtomicDirectory(report_dir)) as staging:
         runs = list(zip(model_groups(paths), map(Path, paths)))
-        summary = compare_runs(runs, texts, y_true[y_true >= 0], staging, command)
+        summary = compare_runs(runs, texts, y_true[y_true >= 0], staging, command, runtime=runtime)
     return directory.path, summary
 
 
 def compare_runs(runs: list[tuple[str, Path]], texts: list[str], y_true: np.ndarray, directory: str | os.PathLike,
-                 command: str, lengths: list[int] | None = None) -> dict:
+                 command: str, lengths: list[int] | None = None, runtime: str = "keras") -> dict:
     """Score saved runs on one test set and write the comparison into ``directory``.
 
     ``runs`` are (model name, run directory) pairs; runs sharing a name are seeds of
     one model. ``lengths`` are the test comments' lengths in tokens (default: by the
-    first run's tokenizer). Writes comparison.{json,csv,md}, the figures and
+    first run's tokenizer); ``runtime``: keras or onnx, as Classifier.load takes it. Writes comparison.{json,csv,md}, the figures and
     report.html; returns the summary.
     """
     from app.inference.classifier import Classifier
@@ -312,7 +313,7 @@ def compare_runs(runs: list[tuple[str, Path]], texts: list[str], y_true: np.ndar
     from app.reporting.html import write_report
 
     check_same_labels([path for _, path in runs])
-    classifiers = [Classifier.load(path) for _, path in runs]
+    classifiers = [Classifier.load(path, runtime=runtime) for _, path in runs]
     if lengths is None:
         lengths = [len(tokens) for tokens in classifiers[0].encode(texts)[0]]
     results = []
