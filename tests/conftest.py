@@ -22,7 +22,7 @@ def token_cache(tmp_path_factory):
 def tiny_config():
     from app.config import load_config
 
-    return load_config(PROJECT_ROOT / "configs" / "quick.yaml", ["train.epochs=2", "model.units=8", "model.embedding_dim=8"])
+    return load_config(PROJECT_ROOT / "tests" / "tiny.yaml", ["train.epochs=2", "model.units=8", "model.embedding_dim=8"])
 
 
 @pytest.fixture(scope="session")

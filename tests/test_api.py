@@ -84,7 +84,7 @@ def test_explain_returns_attributions_and_the_gate_trace_as_data(tiny_run):
 
 
 def test_train_returns_the_saved_run(tmp_path):
-    config = load_config(PROJECT_ROOT / "configs" / "quick.yaml",
+    config = load_config(PROJECT_ROOT / "tests" / "tiny.yaml",
                          ["train.epochs=1", "model.units=4", "model.embedding_dim=4", "data.max_rows=200"])
     run = train(config, models_dir=tmp_path, name="api")
     assert run.path == tmp_path / "api" and (run.path / "model.keras").is_file()
@@ -92,7 +92,7 @@ def test_train_returns_the_saved_run(tmp_path):
 
 
 def test_a_diverging_training_raises_training_diverged_and_saves_nothing(tmp_path):
-    config = load_config(PROJECT_ROOT / "configs" / "quick.yaml",
+    config = load_config(PROJECT_ROOT / "tests" / "tiny.yaml",
                          ["train.epochs=2", "model.units=4", "model.embedding_dim=4", "data.max_rows=200",
                           "model.activation=relu", "train.learning_rate=1e30", "train.optimizer=sgd"])
     with pytest.raises(TrainingDiverged, match="NaN/inf"):
@@ -102,4 +102,4 @@ def test_a_diverging_training_raises_training_diverged_and_saves_nothing(tmp_pat
 
 def test_a_bad_config_raises_config_error_before_any_training():
     with pytest.raises(ConfigError, match="model.cell = 'transformer' must be one of simple_rnn, lstm, gru"):
-        load_config(PROJECT_ROOT / "configs" / "quick.yaml", ["model.cell=transformer"])
+        load_config(PROJECT_ROOT / "tests" / "tiny.yaml", ["model.cell=transformer"])

@@ -126,7 +126,7 @@ def test_negative_worker_counts_are_refused_by_the_parser(tiny_run):
 def test_a_bad_run_name_stops_before_any_training(capsys):
     from app.cli import train
 
-    assert train.main(["--config", "configs/quick.yaml", "--name", "a/b"]) == 2
+    assert train.main(["--config", "tests/tiny.yaml", "--name", "a/b"]) == 2
     assert "run name 'a/b' must be" in capsys.readouterr().err
 
 
@@ -151,7 +151,7 @@ def test_cp949_is_detected_from_a_sample_cut_inside_a_character():
 def test_resume_without_an_interrupted_training_says_so(tmp_path, capsys):
     from app.cli import train
 
-    assert train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--resume"]) == 2
+    assert train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--resume"]) == 2
     assert "no interrupted training of this config to resume" in capsys.readouterr().err
 
 
@@ -189,7 +189,7 @@ def test_each_tool_names_its_own_flag_for_the_setting_that_fixes_an_error(tiny_r
     assert capsys.readouterr().err.strip().endswith("give its format: tsv, csv, jsonl or txt (--format tsv, csv, jsonl or txt)")
     cp949 = tmp_path / "comments.tsv"
     cp949.write_bytes("document\tlabel\n좋아요\t1\n".encode("cp949"))
-    assert train.main(["--config", "configs/quick.yaml", "--data", str(cp949), "--set", "data.encoding=utf-8"]) == 2
+    assert train.main(["--config", "tests/tiny.yaml", "--data", str(cp949), "--set", "data.encoding=utf-8"]) == 2
     assert capsys.readouterr().err.strip().endswith("(--set data.encoding=..., or --set data.encoding_errors=replace)")
 
 

@@ -88,7 +88,7 @@ def test_bad_config_stops_before_reading_data_with_one_line(tmp_path):
     result = run("train.py", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {config}: model.unitz is not a known key (did you mean model.units?)"
-    result = run("train.py", "--config", "configs/quick.yaml", "--set", "model.dropout=1.5")
+    result = run("train.py", "--config", "tests/tiny.yaml", "--set", "model.dropout=1.5")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --set model.dropout=1.5: model.dropout = 1.5 must be in [0, 1)"
 
@@ -118,7 +118,19 @@ def test_train_takes_the_columns_the_test_file_and_the_label_names_as_flags():
 
     args = parse_args(["--data", "reviews.csv", "--test", "test.csv", "--text-column", "리뷰", "--label-column", "평점",
                        "--label-names", "{부정: negative, 긍정: positive}", "--set", "data.text_column=본문"])
-    data = load_config("configs/quick.yaml", data_overrides(args) + args.set).data
+    data = load_config("tests/tiny.yaml", data_overrides(args) + args.set).data
     assert (data.train, data.test, data.label_column) == ("reviews.csv", "test.csv", "평점")
     assert data.text_column == "본문"  # --set has the last word
     assert data.label_names == {"부정": "negative", "긍정": "positive"}
+
+
+def test_every_missing_file_a_config_names_is_listed_at_once_before_tensorflow_loads(tmp_path):
+    code = ("import sys; from app.cli import train; "
+            f"status = train.main(['--config', 'tests/tiny.yaml', '--data', {str(tmp_path / 'mine.csv')!r}, "
+            f"'--test', {str(tmp_path / 'mine_test.csv')!r}, '--set', 'pretrain.unlabeled=missing.txt']); "
+            "print(status, 'tensorflow' in sys.modules)")
+    result = run("-c", code)
+    assert result.stdout.split() == ["2", "False"]
+    error = result.stderr.strip()
+    assert error.startswith("error: 3 files this config names are missing: data.train: ") and "\n" not in error
+    assert "mine.csv: file not found" in error and "data.test: " in error and "pretrain.unlabeled: missing.txt: file not found" in error

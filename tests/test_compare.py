@@ -27,8 +27,8 @@ def run(*args):
 
 
 def write_config(directory, cell, **model):
-    """configs/quick.yaml with another cell (and model settings): a tiny model of the sample."""
-    config = yaml.safe_load((PROJECT_ROOT / "configs" / "quick.yaml").read_text(encoding="utf-8"))
+    """tests/tiny.yaml with another cell (and model settings): a tiny model of the sample."""
+    config = yaml.safe_load((PROJECT_ROOT / "tests" / "tiny.yaml").read_text(encoding="utf-8"))
     config["name"] = cell
     config["data"]["train"] = str(SAMPLE)
     config["model"].update({"cell": cell, "embedding_dim": 8, "units": 8, **model})

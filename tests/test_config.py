@@ -253,13 +253,13 @@ def test_an_unknown_key_containing_a_newline_still_gives_a_one_line_error(write_
 
 def test_a_shipped_config_is_found_from_any_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert load_config("configs/quick.yaml").data.train == "data/sample_binary.tsv"
+    assert load_config("tests/tiny.yaml").data.train == "data/sample_binary.tsv"
     with pytest.raises(ConfigError, match="configs/nowhere.yaml: config file not found"):
         load_config("configs/nowhere.yaml")
 
 
 def test_none_reads_as_null_for_a_key_that_may_be_null():
-    config = load_config(PROJECT_ROOT / "configs" / "quick.yaml", ["pretrain.unlabeled=none", "data.test=None"])
+    config = load_config(PROJECT_ROOT / "tests" / "tiny.yaml", ["pretrain.unlabeled=none", "data.test=None"])
     assert config.pretrain.unlabeled is None and config.data.test is None
     with pytest.raises(ConfigError, match="model.cell = 'none' must be one of"):
-        load_config(PROJECT_ROOT / "configs" / "quick.yaml", ["model.cell=none"])  # not a key that may be null
+        load_config(PROJECT_ROOT / "tests" / "tiny.yaml", ["model.cell=none"])  # not a key that may be null

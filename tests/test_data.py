@@ -435,20 +435,6 @@ def test_drop_unusable_rows_without_the_label_column_names_it(tmp_path):
     assert "'label'" in message and "(the file has: id, document, stars)" in message and "c.tsv" in message
 
 
-def test_missing_nsmc_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
-    import app.data.readers as data
-    import app.paths
-
-    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "data" / "nsmc", tmp_path / "shared"])
-    monkeypatch.setattr(data, "NSMC_URL", "http://127.0.0.1:9/{stem}.txt")  # nothing listens: offline
-    with pytest.raises(DataError) as error:
-        data.resolve_data_path("nsmc:test")
-    message = str(error.value)
-    assert "ratings_test.txt not found and could not be downloaded" in message
-    assert str(tmp_path / "data" / "nsmc") in message and "\n" not in message
-    assert not list((tmp_path / "data" / "nsmc").glob("*"))  # no partial download left
-
-
 def test_nsmc_is_found_in_either_layout(tmp_path, monkeypatch):
     import app.data.readers as data
     import app.paths

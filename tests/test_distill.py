@@ -10,7 +10,7 @@ import pytest
 from app.training.fit import EpochRecorder
 
 # the quick config, distilling on the three-class sample's comments as a user's unlabeled ones
-DISTILL = ["--config", "configs/quick.yaml", "--set", "distill.unlabeled=data/sample_3class.tsv",
+DISTILL = ["--config", "tests/tiny.yaml", "--set", "distill.unlabeled=data/sample_3class.tsv",
            "--set", "distill.epochs=2", "--set", "train.epochs=3", "--set", "train.early_stopping.enabled=false"]
 
 
@@ -117,7 +117,7 @@ def test_a_three_class_model_distils_on_probability_rows(tmp_path):
 def test_a_missing_unlabeled_file_for_distillation_is_one_clear_line(tmp_path, capsys):
     from app.cli import train as train_py
 
-    status = train_py.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path),
+    status = train_py.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path),
                             "--set", "distill.unlabeled=no/such/comments.txt"])
     assert status == 2
     assert capsys.readouterr().err.strip().splitlines() == ["error: no/such/comments.txt: file not found"]

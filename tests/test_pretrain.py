@@ -77,7 +77,7 @@ def test_train_py_pretrains_on_an_unlabeled_file_whose_words_join_the_vocabulary
     """The three-class sample's comments stand in for a user's unlabeled comments."""
     from app.cli import train
 
-    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--name", "pretrained",
+    status = train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--name", "pretrained",
                          "--set", "pretrain.unlabeled=data/sample_3class.tsv", "--set", "pretrain.epochs=2",
                          "--set", "pretrain.min_count=1", "--set", "train.epochs=1"])
     assert status == 0
@@ -95,14 +95,27 @@ def test_train_py_pretrains_on_an_unlabeled_file_whose_words_join_the_vocabulary
     assert bundle.model.get_layer("embedding").input_dim == len(bundle.vocab)
 
 
+def test_data_max_rows_also_caps_the_unlabeled_comments_and_the_log_says_how_to_switch_off(tmp_path, capsys):
+    """A small run stays small: 100 labeled rows do not pretrain on the whole unlabeled file."""
+    from app.cli import train
+
+    status = train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--name", "capped",
+                         "--set", "pretrain.unlabeled=data/sample_3class.tsv", "--set", "pretrain.epochs=1",
+                         "--set", "data.max_rows=100", "--set", "train.epochs=1"])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "pretraining: 100 unlabeled comments from " in out and ", the first 100 (data.max_rows)" in out
+    assert "--set pretrain.unlabeled=none switches pretraining off" in out
+
+
 def test_a_missing_unlabeled_file_is_one_clear_line(tmp_path, capsys):
     from app.cli import train
 
-    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path),
+    status = train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path),
                          "--set", "pretrain.unlabeled=no/such/comments.txt"])
     assert status == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert error == ["error: no/such/comments.txt: file not found"]
+    assert error == ["error: pretrain.unlabeled: no/such/comments.txt: file not found"]
     assert not list(tmp_path.iterdir())
 
 
@@ -111,7 +124,7 @@ def test_compared_configs_must_pretrain_alike(tmp_path):
     from app.config import load_config
     from app.errors import ConfigError
 
-    path = PROJECT_ROOT / "configs" / "quick.yaml"
+    path = PROJECT_ROOT / "tests" / "tiny.yaml"
     pretrained = ["pretrain.unlabeled=data/sample_3class.tsv"]
     with pytest.raises(ConfigError, match=r"pretrain\.unlabeled"):
         check_comparable([load_config(path), load_config(path, pretrained)], ["a.yaml", "b.yaml"])
@@ -122,14 +135,17 @@ def test_compared_configs_must_pretrain_alike(tmp_path):
 
 def test_without_the_nsmc_unlabeled_file_training_warns_and_starts_random(tmp_path, monkeypatch, capsys):
     """The shipped configs pretrain on nsmc:unlabeled, which e9t/nsmc does not publish:
-    on a machine with only the downloaded NSMC, train.py still trains."""
+    with only the labeled files of e9t/nsmc copied by hand, train.py still trains."""
     import app.paths
     from app.cli import train
 
-    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
-    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--name", "random-start",
+    nsmc = tmp_path / "nsmc"  # e9t's labeled files, copied by hand: the full corpus without its unlabeled part
+    nsmc.mkdir()
+    (nsmc / "ratings_train.txt").write_text("id\tdocument\tlabel\n", encoding="utf-8")
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [nsmc])
+    status = train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--name", "random-start",
                          "--set", "pretrain.unlabeled=nsmc:unlabeled", "--set", "train.epochs=1"])
     assert status == 0
-    assert "unlabeled_reviews.txt not found; put the NSMC files" in capsys.readouterr().err
+    assert "unlabeled_reviews.txt not found in " in capsys.readouterr().err
     metrics = json.loads((tmp_path / "random-start" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["pretrain_seconds"] is None

@@ -114,7 +114,7 @@ def test_gradient_clipping_tames_an_exploding_simple_rnn():
 def test_train_py_stops_on_nan_with_a_hint_and_saves_nothing(tmp_path, capsys):
     from app.cli import train
 
-    status = train.main(["--config", "configs/quick.yaml", "--models-dir", str(tmp_path), "--set", "model.cell=simple_rnn",
+    status = train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--set", "model.cell=simple_rnn",
                          "--set", "model.activation=relu", "--set", "train.optimizer=sgd", "--set", "train.learning_rate=1000",
                          "--set", "train.clipnorm=null", "--set", "model.pooling=last"])
     assert status == 1

@@ -101,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def train(args: argparse.Namespace, overrides: list[str]) -> int:
     """Train the config with ``overrides`` and save the run under --models-dir; returns 0."""
-    from app.config import load_config  # validated before TensorFlow loads: a typo fails in a moment
-    from app.training.run import checkpoint_dir, train
+    from app.config import check_data_files, load_config
 
     config = load_config(args.config, overrides)
+    check_data_files(config)  # before TensorFlow loads: a typo or a missing file fails in a moment
+    from app.training.run import checkpoint_dir, train
+
     try:
         run = train(config, models_dir=args.models_dir, name=args.name, resume=args.resume)
     except KeyboardInterrupt:
@@ -119,11 +121,14 @@ def train(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def compare(args: argparse.Namespace, overrides: list[str]) -> int:
     """Train every config on the same tokens, splits and seeds, then compare them."""
-    from app.comparison.compare import compare_configs
-    from app.config import load_config
-    from app.reporting.tables import format_text
+    from app.config import check_data_files, load_config
 
     configs = [load_config(path, overrides) for path in args.compare]
+    for config in configs:
+        check_data_files(config)
+    from app.comparison.compare import compare_configs
+    from app.reporting.tables import format_text
+
     seeds = [configs[0].train.seed + k for k in range(args.seeds)]
     name = args.name or f"comparison-{time.strftime('%Y%m%d-%H%M%S')}"
     command = "python train.py " + " ".join(sys.argv[1:])

@@ -17,7 +17,7 @@ import yaml
 
 from app import paths
 from app.config.schema import Config
-from app.errors import ConfigError, one_line
+from app.errors import ConfigError, DataError, one_line
 
 
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
@@ -51,6 +51,29 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
         _set_dotted(raw, key, value, source=f"--set {override}")
         sources[key] = f"--set {override}"
     return config_from_dict(raw, source=str(path), sources=sources)
+
+
+def check_data_files(config: Config) -> None:
+    """Raise one DataError listing every file ``config`` names that is not there, each
+    with its key and where to get it, so that a fresh machine learns all it lacks at
+    once and before TensorFlow loads. NSMC's unlabeled reviews may be missing: training
+    then warns and goes on without them (app.training.pretrain)."""
+    named = {"data.train": config.data.train, "data.test": config.data.test,
+             "pretrain.unlabeled": config.pretrain.unlabeled, "distill.unlabeled": config.distill.unlabeled}
+    from app.data.readers import resolve_data_path  # pandas loads only when files are checked
+
+    missing = []
+    for key, spec in named.items():
+        if spec in (None, "nsmc:unlabeled"):
+            continue
+        try:
+            resolve_data_path(spec)
+        except DataError as error:
+            missing.append(f"{key}: {error}")
+    if len(missing) == 1:
+        raise DataError(missing[0])
+    if missing:
+        raise DataError(f"{len(missing)} files this config names are missing: " + "; ".join(missing))
 
 
 def config_from_dict(raw: dict, source: str = "<config>", sources: dict | None = None) -> Config:

@@ -85,7 +85,8 @@ class PretrainConfig:
     window: int = option(5, low=1, help="context words on each side")
     min_count: int = option(3, low=1, help="rarer tokens get no vector")
     epochs: int = option(5, low=1, help="word2vec passes over the comments")
-    max_rows: Optional[int] = option(None, low=1, help="the first N unlabeled comments, for quick runs")
+    max_rows: Optional[int] = option(None, low=1, help="the first N unlabeled comments, for quick runs; "
+                                                       "null: data.max_rows when that is set, else all")
 
 
 @dataclass

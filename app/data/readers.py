@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,16 +23,12 @@ import numpy as np
 import pandas as pd
 
 from app import paths
+from app.data import nsmc
 from app.errors import DataError
-from app.logs import PROGRESS
 
 log = logging.getLogger(__name__)
 
 FORMATS = {".tsv": "tsv", ".txt": "txt", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-NSMC_FILES = {"train": "ratings_train", "test": "ratings_test", "train3": "ratings3_sample",
-              "unlabeled": "unlabeled_reviews"}
-NSMC_DOWNLOADS = {"train", "test"}  # the parts e9t/nsmc publishes
-NSMC_URL = "https://raw.githubusercontent.com/e9t/nsmc/master/{stem}.txt"
 CHUNK_ROWS = 50_000
 HEAD_BYTES = 1 << 16  # how much of a file is looked at to tell its encoding
 
@@ -43,9 +38,9 @@ HEAD_BYTES = 1 << 16  # how much of a file is looked at to tell its encoding
 def resolve_data_path(spec: str) -> Path:
     """Turn ``nsmc:train``-style names and relative paths into an existing file path.
 
-    Raises DataError when there is no such file (an NSMC part is downloaded if missing)."""
+    Raises DataError when there is no such file."""
     if spec.startswith("nsmc:"):
-        return _find_nsmc(spec.split(":", 1)[1], spec)
+        return nsmc.find_part(spec.split(":", 1)[1])
     path = Path(spec).expanduser()
     root = paths.project_root()
     if not path.is_absolute() and not path.exists() and (root / path).exists():
@@ -59,39 +54,6 @@ def _existing_file(path):
     if path.is_dir():
         raise DataError(f"{path}: is a directory, expected a comment file")
     return path
-
-
-def _find_nsmc(part, spec):
-    if part not in NSMC_FILES:
-        raise DataError(f"{spec}: unknown NSMC part {part!r}; expected one of {', '.join('nsmc:' + p for p in NSMC_FILES)}")
-    stem = NSMC_FILES[part]
-    for folder in paths.nsmc_dirs():
-        for suffix in (".txt", ".tsv"):
-            if (folder / f"{stem}{suffix}").exists():
-                return folder / f"{stem}{suffix}"
-    target = paths.nsmc_dirs()[0] / f"{stem}.txt"
-    if part in NSMC_DOWNLOADS and _download(NSMC_URL.format(stem=stem), target):
-        return target
-    tried = " and could not be downloaded" if part in NSMC_DOWNLOADS else ""
-    raise DataError(
-        f"{spec}: {stem}.txt not found{tried}; put the NSMC files (github.com/e9t/nsmc) in {paths.nsmc_dirs()[0]}"
-    )
-
-
-def _download(url, target):
-    """Fetch ``url`` to ``target`` atomically; False when offline."""
-    log.info(f"downloading {url} -> {target}", extra=PROGRESS)
-    partial = target.with_suffix(".part")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
-            out.write(response.read())
-        partial.replace(target)
-        return True
-    except OSError as error:
-        log.info(f"download failed: {error}", extra=PROGRESS)
-        partial.unlink(missing_ok=True)
-        return False
 
 
 # ----------------------------------------------------------------------------- reading

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from app.artifacts.run import SavedRun, check_run_name
+from app.config.loader import check_data_files
 from app.config.schema import Config
 from app.data.readers import LabelSet, load_labeled
 from app.data.splits import stratified_split
@@ -83,6 +84,7 @@ def train(config: Config, *, models_dir: str | os.PathLike = "models", name: str
     resuming = resume and checkpoint.is_dir()  # an epoch's checkpoint, or a distilling teacher's labels
     if resume and not resuming:
         raise BundleError(f"{checkpoint}: no interrupted training of this config to resume")
+    check_data_files(config)
     prepared = prepare_data(config)
     if resuming:
         log.info(f"resuming from the checkpoint in {checkpoint}")
@@ -135,11 +137,17 @@ def _pretrain(config, tokenizer, train_tokens):
     """word2vec on the unlabeled comments and the training comments' text (not the test's)."""
     from app.training import pretrain
 
-    texts, source = pretrain.read_unlabeled_if_there(config.pretrain, config.data, "pretrain",
+    # a small run stays small: data.max_rows caps the unlabeled comments too, unless
+    # pretrain.max_rows says otherwise
+    section = dataclasses.replace(config.pretrain, max_rows=config.pretrain.max_rows or config.data.max_rows)
+    texts, source = pretrain.read_unlabeled_if_there(section, config.data, "pretrain",
                                                      without="the embedding starts from random values")
     if texts is None:
         return None
-    log.info(f"read {len(texts):,} unlabeled comments from {source}")
+    cap_key = "pretrain.max_rows" if config.pretrain.max_rows else "data.max_rows"
+    capped = f", the first {section.max_rows:,} ({cap_key})" if section.max_rows else ""
+    log.info(f"pretraining: {len(texts):,} unlabeled comments from {source}{capped}; "
+             f"--set pretrain.unlabeled=none switches pretraining off")
     unlabeled_tokens = tokenizer.tokenize(texts, progress=True)
     tokenizer.log_last_run("unlabeled")
     cache_dir = tokenizer.cache_dir if tokenizer.cache else None
