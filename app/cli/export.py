@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from app.cli.common import add_verbose_flag, prepare_process, run_command
-
-FORMAT_NAMES = ("onnx", "savedmodel", "litert")  # app.export.formats.EXPORT_FORMATS, named here so --help stays instant
+from app.export.formats import EXPORT_FORMATS, export_run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,8 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m app.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a run directory saved by train.py")
-    parser.add_argument("--format", required=True, action="append", choices=FORMAT_NAMES,
-                        help="what to write (repeatable): onnx, savedmodel or litert")
+    parser.add_argument("--format", required=True, action="append", choices=EXPORT_FORMATS.names(),
+                        help="what to write (repeatable): " + "; ".join(f"{f.name}: {f.description}" for f in EXPORT_FORMATS))
     add_verbose_flag(parser)
     return parser.parse_args(argv)
 
@@ -39,8 +38,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def export(args: argparse.Namespace) -> int:
     """Write each format and print the files written; returns 0."""
-    from app.export.formats import export_run
-
     for format in dict.fromkeys(args.format):
         files = export_run(args.model, format)
         size = sum(file.stat().st_size for file in files)

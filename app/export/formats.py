@@ -14,10 +14,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.artifacts.run import SavedRun, record_export
 from app.files import AtomicDirectory
 from app.registry import Registry
+
+if TYPE_CHECKING:  # imported when an export runs: the command's --help lists the formats at once
+    from app.artifacts.run import SavedRun
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class ExportFormat:
     name: str  # the value of --format
     description: str
     target: str  # where it goes inside the run directory
-    write: Callable[[SavedRun, Path], None]  # writes the export of a run to the path given (a file or a directory)
+    write: Callable[["SavedRun", Path], None]  # writes the export of a run to the path given (a file or a directory)
 
 
 EXPORT_FORMATS: Registry[ExportFormat] = Registry("export format")
@@ -39,6 +42,8 @@ def export_run(path: str | os.PathLike, format: str) -> list[Path]:
     Raises BundleError when the run fails its checks or has a part ``format`` cannot
     express (the message says which), ValueError for an unknown ``format``.
     """
+    from app.artifacts.run import SavedRun, record_export
+
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS.names())}, not {format!r}")
     entry = EXPORT_FORMATS[format]
@@ -56,19 +61,19 @@ def export_run(path: str | os.PathLike, format: str) -> list[Path]:
     return files
 
 
-def _write_onnx(run: SavedRun, path: Path) -> None:
+def _write_onnx(run: "SavedRun", path: Path) -> None:
     from app.export.onnx_graph import onnx_model
 
     path.write_bytes(onnx_model(run.model, run.config.model).SerializeToString())
 
 
-def _write_saved_model(run: SavedRun, path: Path) -> None:
+def _write_saved_model(run: "SavedRun", path: Path) -> None:
     from app.export.tensorflow_formats import write_saved_model
 
     write_saved_model(run.model, path)
 
 
-def _write_litert(run: SavedRun, path: Path) -> None:
+def _write_litert(run: "SavedRun", path: Path) -> None:
     from app.export.tensorflow_formats import write_litert
 
     write_litert(run.model, path)

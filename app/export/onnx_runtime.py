@@ -31,6 +31,8 @@ class OnnxModel:
         (path,) = exported_files(run_path, "onnx")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # Its threads sleep when idle instead of spinning: the tokenizer's processes need the same cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own types for a bad file

@@ -1,0 +1,136 @@
+"""Exported models against Keras: export time and sizes, predict.py's cold start, its
+throughput on 100K comments and its peak memory on 1M, with --runtime onnx and keras.
+
+    python bench/export.py --model models/lstm --model models/best [--rows 100000] [--memory-rows 1000000]
+
+Each run is copied into a temporary folder and exported there (the run given is not
+changed). Every figure is a child process timed from start to exit: the export
+(``python -m app.export``), ``predict.py --text "배우들 연기가 정말 좋았어요"`` (the cold
+start, median of --repeats), and predict.py on a file of --rows NSMC training reviews
+(``ratings_train``, never the test file), CSV out (median of --repeats). Peak memory is
+the child's largest resident set, read from the operating system. The machine's load
+average is recorded beside each figure: other work on the machine slows them.
+Writes bench/export.json and prints a Markdown table.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMENT = "배우들 연기가 정말 좋았어요"
+# Runs a command and prints its peak resident memory (MiB): the children of this process are the command's
+PEAK = ("import resource, subprocess, sys; status = subprocess.run(sys.argv[1:]).returncode; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, file=sys.stderr); sys.exit(status)")
+
+from app.data.readers import resolve_data_path  # noqa: E402
+
+
+def timed(command: list[str]) -> dict:
+    """Run ``command`` from the project root; its seconds, peak MiB and the load average before it."""
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", PEAK, *command], capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return {"seconds": seconds, "peak_mib": float(result.stderr.strip().splitlines()[-1]), "load": load}
+
+
+def median_of(repeats: int, command: list[str]) -> dict:
+    """The median seconds of ``repeats`` runs, with the largest peak and load."""
+    runs = [timed(command) for _ in range(repeats)]
+    return {"seconds": round(statistics.median(r["seconds"] for r in runs), 3),
+            "all_seconds": [round(r["seconds"], 3) for r in runs],
+            "peak_mib": round(max(r["peak_mib"] for r in runs)), "load": round(max(r["load"] for r in runs), 2)}
+
+
+def write_comments(path: Path, rows: int) -> None:
+    """``rows`` NSMC training reviews (repeated when there are fewer), with an id column."""
+    lines = resolve_data_path("nsmc:train").read_text(encoding="utf-8").splitlines()[1:]
+    reviews = [line.split("\t")[1] for line in lines]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("id\tdocument\n")
+        for i in range(rows):
+            handle.write(f"{i}\t{reviews[i % len(reviews)]}\n")
+
+
+def bench_model(source: Path, folder: Path, comments: Path, memory_comments: Path | None, repeats: int) -> dict:
+    run = folder / source.name
+    shutil.copytree(source, run)
+    result = {"model": str(source), "exports": {}, "cold_start": {}, "throughput": {}, "memory": {}}
+    for format in ("onnx", "savedmodel", "litert"):
+        measured = timed([sys.executable, "-m", "app.export", "--model", str(run), "--format", format])
+        recorded = json.loads((run / "bundle.json").read_text(encoding="utf-8"))["exports"][format]
+        size = sum((run / name).stat().st_size for name in recorded)
+        result["exports"][format] = {"seconds": round(measured["seconds"], 1), "mb": round(size / 1e6, 2),
+                                     "load": round(measured["load"], 2)}
+    result["model_keras_mb"] = round((run / "model.keras").stat().st_size / 1e6, 2)
+    predict = [sys.executable, "predict.py", "--model", str(run)]
+    for runtime in ("onnx", "keras"):
+        result["cold_start"][runtime] = median_of(repeats, [*predict, "--runtime", runtime, "--text", COMMENT])
+        rows = sum(1 for _ in open(comments, encoding="utf-8")) - 1
+        measured = median_of(repeats, [*predict, "--runtime", runtime, str(comments), "-o", str(folder / "predictions.csv")])
+        result["throughput"][runtime] = {**measured, "rows": rows, "comments_per_second": round(rows / measured["seconds"])}
+        if memory_comments is not None:
+            rows = sum(1 for _ in open(memory_comments, encoding="utf-8")) - 1
+            measured = timed([*predict, "--runtime", runtime, str(memory_comments), "-o", str(folder / "predictions.csv")])
+            result["memory"][runtime] = {"rows": rows, "seconds": round(measured["seconds"], 1),
+                                         "comments_per_second": round(rows / measured["seconds"]),
+                                         "peak_mib": round(measured["peak_mib"]), "load": round(measured["load"], 2)}
+        print(json.dumps({"model": source.name, "runtime": runtime, "cold_start": result["cold_start"][runtime]["seconds"],
+                          "throughput": result["throughput"][runtime]["comments_per_second"]}), flush=True)
+    shutil.rmtree(run)
+    return result
+
+
+def table(results: dict) -> str:
+    """The Markdown table docs/export.md shows."""
+    lines = ["| model | runtime | cold start s | comments/s (100K) | peak MiB (1M rows) |", "|---|---|---|---|---|"]
+    for model in results["models"]:
+        for runtime in ("onnx", "keras"):
+            memory = model["memory"].get(runtime, {})
+            lines.append(f"| {Path(model['model']).name} | {runtime} | {model['cold_start'][runtime]['seconds']:.2f} | "
+                         f"{model['throughput'][runtime]['comments_per_second']:,} | {memory.get('peak_mib', '-')} |")
+    lines += ["", "| model | format | export s | size MB |", "|---|---|---|---|"]
+    for model in results["models"]:
+        lines.append(f"| {Path(model['model']).name} | model.keras | - | {model['model_keras_mb']} |")
+        for format, export in model["exports"].items():
+            lines.append(f"| {Path(model['model']).name} | {format} | {export['seconds']} | {export['mb']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, help="a saved run (repeatable)")
+    parser.add_argument("--rows", type=int, default=100_000, help="comments in the throughput file")
+    parser.add_argument("--memory-rows", type=int, default=1_000_000, help="comments in the peak-memory file (0: skip)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per cold start and throughput figure (median)")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "export.json"))
+    args = parser.parse_args()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with tempfile.TemporaryDirectory(prefix="kosent-export-bench-") as folder:
+        folder = Path(folder)
+        comments = folder / "comments.tsv"
+        write_comments(comments, args.rows)
+        memory_comments = folder / "comments_memory.tsv" if args.memory_rows else None
+        if memory_comments:
+            write_comments(memory_comments, args.memory_rows)
+        tensorflow = median_of(args.repeats, [sys.executable, "-c", "import tensorflow"])
+        models = [bench_model(Path(model), folder, comments, memory_comments, args.repeats) for model in args.model]
+    results = {"started": started, "command": "python bench/export.py " + " ".join(sys.argv[1:]),
+               "cores": os.cpu_count(), "import_tensorflow": tensorflow, "models": models}
+    Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(table(results))
+    print(f"\n`python -c \"import tensorflow\"`: {tensorflow['seconds']:.2f} s (median of {args.repeats}); wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
