@@ -55,7 +55,7 @@ def test_a_file_with_zero_rows_gives_just_the_header(tiny_run, tmp_path):
     source.write_text("id\tdocument\n", encoding="utf-8")
     output = tmp_path / "out.csv"
     assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
-    assert output.read_text(encoding="utf-8").strip() == "id,document,label,confidence,p_negative,p_positive,status"
+    assert output.read_text(encoding="utf-8-sig").strip() == "id,document,label,confidence,p_negative,p_positive,status"
 
 
 def test_invalid_bytes_stop_with_their_line_or_are_replaced_and_counted(tmp_path, capsys):
@@ -90,7 +90,7 @@ def test_predict_refuses_to_overwrite_its_input_and_creates_output_folders(tiny_
     assert run_predict(tiny_run, str(source), "-o", str(source)) == 2
     output = tmp_path / "new" / "folder" / "out.tsv"
     assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
-    assert output.read_text(encoding="utf-8").startswith("document\tlabel")
+    assert output.read_text(encoding="utf-8-sig").startswith("document\tlabel")
 
 
 def test_missing_input_is_an_error_not_a_traceback(tiny_run, tmp_path, capsys):

@@ -25,3 +25,15 @@ def test_three_classes_have_no_roc_auc_and_count_missing_classes():
     assert result["roc_auc"] is None
     assert result["per_class"]["pos"]["support"] == 0
     assert result["confusion_matrix"] == [[1, 0, 0], [0, 1, 1], [0, 0, 0]]
+
+
+def test_tables_line_up_in_a_terminal_when_class_names_are_hangul():
+    """Hangul takes two terminal columns: the widths come from wcwidth, not len()."""
+    from wcwidth import wcswidth
+
+    names = ["부정", "neutral", "긍정"]
+    y = np.array([0, 1, 2, 0])
+    report = format_metrics(classification_metrics(y, np.eye(3)[[0, 1, 1, 0]], names), names).splitlines()
+    per_class, matrix = report[2:5], report[6:10]
+    assert len({wcswidth(line) for line in per_class}) == 1
+    assert len({wcswidth(line) for line in matrix}) == 1

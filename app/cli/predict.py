@@ -28,6 +28,7 @@ from app.cli.common import (
 from app.errors import DataError
 
 if TYPE_CHECKING:
+    from app.data.readers import LabelSet
     from app.inference.classifier import Classifier
     from app.interpret.attribution import Explanation
 
@@ -36,6 +37,7 @@ FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
     "encoding": "--encoding, or --encoding-errors replace",
     "text_column": "--text-column",
     "runtime": "--runtime keras",
+    "output_encoding": "--output-encoding utf-8, utf-8-sig or cp949",
 }
 
 
@@ -52,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text", action="append", default=[], help="a comment to classify (repeatable)")
     parser.add_argument("-o", "--output", help="output file; its extension picks csv, tsv or jsonl")
     parser.add_argument("--format", choices=["tsv", "csv", "jsonl", "txt"], help="input format (default: by extension; txt for stdin)")
+    parser.add_argument("--output-encoding", choices=["utf-8", "utf-8-sig", "cp949"],
+                        help="encoding of -o (default: utf-8-sig for .csv and .tsv, which Korean Excel needs; "
+                             "utf-8 for .jsonl and standard output)")
     parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8/16 BOM, CP949)")
     parser.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict",
                         help="undecodable bytes: stop with their line (strict, default) or replace them with U+FFFD and count them")
@@ -117,7 +122,7 @@ def predict(args: argparse.Namespace) -> int:
         if sys.stdin.isatty():
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
         sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding, errors=args.encoding_errors)]
-    from app.inference.classifier import Classifier, with_predictions
+    from app.inference.classifier import Classifier, output_columns, with_predictions
 
     with Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers, runtime=args.runtime) as classifier:
         if args.text:
@@ -131,11 +136,16 @@ def predict(args: argparse.Namespace) -> int:
             return 0
 
         true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
-        with OutputWriter(args.output, writer_format) as writer:
+        label_vocabulary = None  # with --evaluate: the label column's, so the two columns compare as they are
+        with OutputWriter(args.output, writer_format, args.output_encoding) as writer:
             for chunk, probabilities, status in classifier.predict_chunks(chunks, text_column):
-                writer.write(with_predictions(chunk, classifier.labels, probabilities, status))
                 if args.evaluate:
                     _require_label_column("the input", chunk.columns, label_column)  # standard input: not checked before
+                    label_vocabulary = label_vocabulary or classifier.run.labels.vocabulary_of(chunk[label_column])
+                shown = classifier.run.labels.values if label_vocabulary == "values" else None
+                writer.write(with_predictions(chunk, classifier.labels, probabilities, status, shown))
+                input_columns = chunk.columns
+                if args.evaluate:
                     true_labels.append(classifier.run.labels.encode(chunk[label_column]))
                     predicted.append(probabilities)  # NaN rows: no prediction
                 rows += len(chunk)
@@ -144,11 +154,22 @@ def predict(args: argparse.Namespace) -> int:
                     print(f"  predicted {rows:,} comments ({rows / (last_report - started):,.0f}/s)",
                           file=sys.stderr, flush=True)
         seconds = time.perf_counter() - started
-        where = f"; wrote {args.output}" if args.output else ""
+        where = f"; wrote {args.output} ({writer.encoding})" if args.output else ""
         print(f"predicted {rows:,} comment{'' if rows == 1 else 's'} in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
         if args.evaluate:
+            predicted_column = output_columns(input_columns, classifier.labels)[0]
+            _say_label_vocabulary(classifier.run.labels, label_column, label_vocabulary, predicted_column)
             _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), classifier)
     return 0
+
+
+def _say_label_vocabulary(labels: "LabelSet", label_column: str, vocabulary: str | None, predicted_column: str) -> None:
+    """Which words the true and the predicted label columns are written in."""
+    pairs = ", ".join(f"{value} = {name}" for value, name in zip(labels.values, labels.names))
+    words = "label values" if vocabulary == "values" else "label names"
+    if labels.values != labels.names:
+        print(f"evaluate: {label_column!r} holds the model's {words}, so {predicted_column!r} is written in them too ({pairs})",
+              file=sys.stderr)
 
 
 def _require_label_column(name: str, columns, label_column: str) -> None:

@@ -342,6 +342,14 @@ class LabelSet:
         index = {v: i for i, v in enumerate(self.values)} | {n: i for i, n in enumerate(self.names)}
         return np.array([index.get(normalize_label(v), -1) for v in raw_labels], dtype=np.int64)
 
+    def vocabulary_of(self, raw_labels: Iterable[object]) -> str:
+        """"values" when ``raw_labels`` are written as the training file's values (0, 1),
+        "names" when as the display names (negative, positive): whichever matches more."""
+        labels = [normalize_label(v) for v in raw_labels]
+        as_values = sum(label in self.values for label in labels)
+        as_names = sum(label in self.names for label in labels)
+        return "values" if as_values > as_names else "names"
+
     def to_json(self) -> dict[str, list]:
         """{"values": [...], "names": [...]}, as labels.json holds it."""
         return {"values": self.values, "names": self.names}

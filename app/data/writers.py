@@ -1,6 +1,17 @@
 """Writing predictions: CSV, TSV or JSON Lines, streamed a chunk at a time, to a file
-(written under a temporary name and renamed when complete) or to standard output."""
+(written under a temporary name and renamed when complete) or to standard output.
 
+Encodings: a CSV or TSV file is written as UTF-8 with a BOM (utf-8-sig) unless told
+otherwise, because Korean Excel opens a UTF-8 CSV without one as mojibake, while
+pandas, Python's csv with utf-8-sig and kosent's own readers all skip the BOM. JSON
+Lines and standard output are plain UTF-8: JSON forbids a BOM, and a pipe's next
+command would read it as text. ``cp949`` (Korean Windows) cannot hold every
+character: those are written as ``?`` and counted.
+"""
+
+import codecs
+import io
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +21,37 @@ from app.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+log = logging.getLogger(__name__)
+
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+OUTPUT_ENCODINGS = ("utf-8", "utf-8-sig", "cp949")
+
+
+def output_encoding(output: str | None, format: str, encoding: str | None = None) -> str:
+    """``encoding`` if given (one of OUTPUT_ENCODINGS), else utf-8-sig for a CSV or TSV
+    file and utf-8 for JSON Lines and standard output (see the module's docstring)."""
+    if encoding is not None:
+        if encoding.lower() not in OUTPUT_ENCODINGS:
+            raise DataError(f"output encoding {encoding!r} is not one of {', '.join(OUTPUT_ENCODINGS)}",
+                            parameter="output_encoding")
+        return encoding.lower()
+    return "utf-8-sig" if output is not None and format in ("csv", "tsv") else "utf-8"
+
+
+class _UnwritableCounter:
+    """A codec error handler that writes ``?`` for each character the encoding lacks, and counts them."""
+
+    name = "kosent.count-unwritable"
+    replaced = 0
+
+    @classmethod
+    def handle(cls, error: UnicodeEncodeError) -> tuple[str, int]:
+        """``?`` in place of the characters, and where encoding resumes."""
+        cls.replaced += error.end - error.start
+        return "?" * (error.end - error.start), error.end
+
+
+codecs.register_error(_UnwritableCounter.name, _UnwritableCounter.handle)
 
 
 def output_format(output: str | None) -> str:
@@ -30,19 +71,31 @@ def check_output_path(output: str | None, inputs: list[str]) -> None:
 
 
 class OutputWriter:
-    """Streams result frames to a file (written to a temporary name, renamed at the end) or stdout."""
+    """Streams result frames to a file (written to a temporary name, renamed at the end)
+    or stdout, in ``encoding`` (default: ``output_encoding``'s rule)."""
 
-    def __init__(self, path, format):
+    def __init__(self, path, format, encoding=None):
         self.path, self.format, self.columns = (Path(path) if path else None), format, None
+        self.encoding = output_encoding(path, format, encoding)
+        self._explicit = encoding is not None
 
     def __enter__(self):
+        self._replaced_before = _UnwritableCounter.replaced
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.partial = self.path.with_name(f".{self.path.name}.partial")
-            self.handle = open(self.partial, "w", encoding="utf-8", newline="")
+            self.handle = open(self.partial, "w", encoding=self.encoding, errors=_UnwritableCounter.name, newline="")
+        elif self._explicit:  # standard output in the encoding asked for, whatever the terminal's
+            self.handle = io.TextIOWrapper(sys.stdout.buffer, encoding=self.encoding, errors=_UnwritableCounter.name,
+                                           newline="", write_through=True)
         else:
             self.handle = sys.stdout
         return self
+
+    @property
+    def unwritable(self) -> int:
+        """Characters written as ``?`` because the encoding has no code for them."""
+        return _UnwritableCounter.replaced - self._replaced_before
 
     def write(self, frame: "pd.DataFrame") -> None:
         """Append ``frame``'s rows; raises DataError when a CSV/TSV part's columns differ from the first's."""
@@ -66,4 +119,9 @@ class OutputWriter:
                 self.partial.replace(self.path)
             else:
                 self.partial.unlink(missing_ok=True)
+        elif self._explicit:
+            self.handle.detach()  # flushed; sys.stdout stays open
+        if kind is None and self.unwritable:
+            log.warning(f"{self.path or '<stdout>'}: {self.unwritable:,} character(s) that {self.encoding} cannot hold "
+                        f"were written as '?' (utf-8-sig keeps them all)")
         return False

@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn import metrics as skm
 
+from app import display
+
 
 def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, names: list[str]) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1, confusion matrix, ROC-AUC (2 classes).
@@ -35,14 +37,15 @@ def format_metrics(result: dict, names: list[str]) -> str:
     lines = [f"accuracy {result['accuracy']:.4f}   macro-F1 {result['macro_f1']:.4f}"
              + (f"   ROC-AUC {result['roc_auc']:.4f}" if result["roc_auc"] is not None else "")
              + f"   ({result['n']:,} comments)"]
-    width = max(8, *(len(n) for n in names))
-    lines.append(f"  {'class':<{width}}  precision  recall    f1   support")
+    width = max(8, *(display.width(n) for n in names))
+    column = max(10, *(display.width(n) + 2 for n in names))
+    lines.append(f"  {display.ljust('class', width)}  precision  recall    f1   support")
     for name, row in result["per_class"].items():
-        lines.append(f"  {name:<{width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:.4f}  {row['support']:>7,}")
+        lines.append(f"  {display.ljust(name, width)}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:.4f}  {row['support']:>7,}")
     lines.append("  confusion matrix (rows: true, columns: predicted)")
-    lines.append("  " + " " * width + "".join(f"{n:>10}" for n in names))
+    lines.append("  " + " " * width + "".join(display.rjust(n, column) for n in names))
     for name, row in zip(names, result["confusion_matrix"]):
-        lines.append(f"  {name:<{width}}" + "".join(f"{v:>10,}" for v in row))
+        lines.append(f"  {display.ljust(name, width)}" + "".join(display.rjust(f"{v:,}", column) for v in row))
     return "\n".join(lines)
 
 

@@ -245,12 +245,14 @@ def output_columns(existing: Iterable[Any], names: list[str]) -> list[str]:
 
 
 def with_predictions(frame: pd.DataFrame, names: list[str], probabilities: np.ndarray,
-                     status: np.ndarray) -> pd.DataFrame:
-    """``frame`` (columns and order untouched) plus label, confidence, p_<class>, status."""
+                     status: np.ndarray, label_words: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` (columns and order untouched) plus label, confidence, p_<class>, status.
+    The label column holds ``label_words`` (default: the class ``names``)."""
     columns = output_columns(frame.columns, names)
     best = predicted_classes(probabilities, status)
+    words = label_words or names
     added = {
-        columns[0]: [names[i] if i >= 0 else None for i in best],  # null in JSON, empty in CSV
+        columns[0]: [words[i] if i >= 0 else None for i in best],  # null in JSON, empty in CSV
         columns[1]: np.round(probabilities.max(axis=1), 6),  # NaN where there is no prediction
     }
     for column, i in zip(columns[2:-1], range(len(names))):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.display import aligned
 from app.errors import BundleError, DataError
 from app.modeling.cells import CELLS
 
@@ -167,7 +168,7 @@ def format_gradient_table(curves: list[GradientCurve]) -> str:
     header = ("model", "comments", "norm at 0", *(f"0 vs {d}" for d in RATIO_DISTANCES))
     rows = [(c.label, f"{c.comments[0]:,}", f"{c.mean_norm[0]:.3g}",
              *("-" if c.ratio(d) is None else f"{c.ratio(d):,.3g}x" for d in RATIO_DISTANCES)) for c in curves]
-    return _table(header, rows) + (f"\n0 vs d: the mean gradient norm at the last token over the one d tokens back "
+    return aligned(header, rows) + (f"\n0 vs d: the mean gradient norm at the last token over the one d tokens back "
                                    f"(-: fewer than {MIN_COMMENTS} comments reach d)")
 
 
@@ -218,14 +219,9 @@ def format_clipping_table(runs: list[tuple[str, float | None, list[float]]]) -> 
     rows = [(name, "-" if clipnorm is None else f"{clipnorm:g}", str(len(norms)), f"{norms[0]:.3g}",
              f"{norms[-1]:.3g}", f"{max(norms):.3g}")
             for name, clipnorm, norms in runs]
-    return _table(header, rows)
+    return aligned(header, rows)
 
 
-def _table(header, rows):
-    """Left-aligned columns of text under a header and a rule."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
-    lines = [header, ["-" * width for width in widths], *rows]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip() for cells in lines)
 
 
 # ----------------------------------------------------------------------------- files

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from app.display import aligned
 from app.evaluation.metrics import BOOTSTRAP_RESAMPLES
 from app.modeling.parameters import formula_notes
 
@@ -15,11 +16,8 @@ def format_parameter_table(rows: list[dict]) -> str:
     header = ("layer", "type", "output shape", "params", "formula", "worked out", "agrees")
     body = [(r["layer"], r["type"], r["output_shape"], f"{r['params']:,}", r["formula"], f"{r['worked']} = {r['expected']:,}", "yes" if r["agrees"] else "NO")
             for r in rows]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *body)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
     total = sum(r["params"] for r in rows)
-    return "\n".join([line(header), line("-" * w for w in widths), *map(line, body),
-                      f"total parameters: {total:,}", formula_notes()])
+    return "\n".join([aligned(header, body), f"total parameters: {total:,}", formula_notes()])
 
 
 COLUMNS = (  # (header, key, format); a ± column shows the standard deviation over seeds
@@ -80,8 +78,8 @@ def _p_text(p_value):
 def format_text(summary: dict) -> str:
     """What the terminal shows."""
     lines, how = significance_lines(summary)
-    parts = [_aligned(*table_cells(summary)), "", f"significance ({how}):", *(f"  {line}" for line in lines),
-             "", "accuracy by comment length:", _aligned(*length_cells(summary))]
+    parts = [aligned(*table_cells(summary)), "", f"significance ({how}):", *(f"  {line}" for line in lines),
+             "", "accuracy by comment length:", aligned(*length_cells(summary))]
     if summary["left_out"]:
         parts.append(f"\n{summary['left_out']:,} test comments were left out: some model had no prediction for them")
     return "\n".join(parts)
@@ -109,12 +107,6 @@ def write_comparison(summary: dict, directory: str | os.PathLike) -> None:
         for row in summary["models"]:
             writer.writerow(["" if row[key] is None else row[key] for _, key, _ in COLUMNS])
     (directory / "comparison.md").write_text(format_markdown(summary), encoding="utf-8")
-
-
-def _aligned(header, body):
-    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
-    line = lambda cells: "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
 
 
 def _markdown_table(header, body):
