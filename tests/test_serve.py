@@ -174,11 +174,11 @@ def test_an_uploaded_file_gets_the_file_predict_py_writes(client, tiny_run, tmp_
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="comments.predictions.csv"' in response.headers["content-disposition"]
     assert response.content == predict_py_output(tiny_run, SAMPLE, tmp_path / "predictions.csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))  # a BOM, if predict.py writes one
     assert [row["id"] for row in rows] == [str(i) for i in range(1, 321)]  # every row, in order
 
 
-def test_a_cp949_csv_with_its_own_text_column_comes_back_as_json_lines(client, tiny_run, tmp_path):
+def test_a_cp949_csv_with_its_own_text_column_comes_back_as_json_lines_or_cp949(client, tiny_run, tmp_path):
     upload = tmp_path / "survey.csv"
     upload.write_bytes('번호,의견\n1,"배우들 연기가 정말 좋았어요, 최고"\n2,\n3,시간 아깝다\n'.encode("cp949"))
     response = client.post("/v1/predict/file", files={"file": ("survey.csv", upload.read_bytes())},
@@ -187,6 +187,13 @@ def test_a_cp949_csv_with_its_own_text_column_comes_back_as_json_lines(client, t
     expected = predict_py_output(tiny_run, upload, tmp_path / "predictions.jsonl", "--text-column", "의견")
     assert response.content == expected
     assert [json.loads(line)["status"] for line in response.text.splitlines()] == ["ok", "empty", "ok"]
+    # and back in CP949, for Excel on Korean Windows, as predict.py --output-encoding cp949 writes it
+    response = client.post("/v1/predict/file", files={"file": ("survey.csv", upload.read_bytes())},
+                           data={"text_column": "의견", "output_encoding": "cp949"})
+    assert response.headers["content-type"] == "text/csv; charset=cp949"
+    assert response.content == predict_py_output(tiny_run, upload, tmp_path / "predictions.csv", "--text-column", "의견",
+                                                 "--output-encoding", "cp949")
+    assert "배우들 연기가 정말 좋았어요, 최고" in response.content.decode("cp949")
 
 
 @pytest.mark.parametrize("name, content, data, status, message", [
@@ -427,7 +434,7 @@ def test_a_real_server_drains_on_sigterm_finishing_the_request_in_flight(tiny_ru
             uploading.join(60)
         response = answer["response"]
         assert response.status_code == 200
-        assert len(list(csv.DictReader(io.StringIO(response.text)))) == 320
+        assert len(list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))) == 320
         assert server.wait(30) == 0
     finally:
         if server.poll() is None:
@@ -531,7 +538,22 @@ def test_the_page_classifies_explains_and_predicts_a_file_with_the_keyboard(live
     assert tokens == explained["tokens"] and gate_rows == explained["tokens"]
     assert header == ["step", "forget", "input", "output", "|c|", "token"]
     assert any(font["familyName"] == "NanumGothic" and font["isCustomFont"] for font in hangul_fonts), hangul_fonts
-    rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8-sig"))))
     assert [row["번호"] for row in rows] == ["1", "2", "3"] and [row["status"] for row in rows] == ["ok", "empty", "ok"]
     assert origins == {live_server.split("/")[2]}  # nothing fetched from anywhere else
     assert (tmp_path / "page.png").stat().st_size > 30_000
+
+
+# ----------------------------------------------------------------------------- the load test
+
+def test_the_load_test_is_bounded_stops_by_itself_and_writes_its_results(tiny_run, tmp_path):
+    output = tmp_path / "serve.json"
+    result = subprocess.run([sys.executable, "bench/serve.py", "--model", str(tiny_run), "--duration", "0.3",
+                             "--max-requests", "50", "--comments", str(SAMPLE), "--modes", "on", "--output", str(output)],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (mode,) = json.loads(output.read_text(encoding="utf-8"))["modes"]
+    assert [(s["clients"], s["comments_per_request"]) for s in mode["scenarios"]] == [(1, 1), (8, 1), (32, 1), (8, 100)]
+    assert all(s["errors"] == 0 and 0 < s["requests"] <= 50 for s in mode["scenarios"])  # bounded in requests
+    assert mode["exit_status_after_sigterm"] == 0
+    assert "| on | 32 | 1 |" in result.stdout

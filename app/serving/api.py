@@ -12,6 +12,7 @@ fit. The model runs in worker threads, never on the event loop.
 import asyncio
 import base64
 import dataclasses
+import functools
 import io
 import logging
 import shutil
@@ -46,8 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-OUTPUT_TYPES = {"csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8",
-                "jsonl": "application/x-ndjson; charset=utf-8"}
+OUTPUT_TYPES = {"csv": "text/csv", "tsv": "text/tab-separated-values", "jsonl": "application/x-ndjson"}
 VERSIONED = ("kosent", "tensorflow", "keras", "fastapi", "uvicorn")
 _drawing = threading.Lock()  # pyplot's figure manager is shared by all threads
 
@@ -148,11 +148,12 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         return model_info(service.model())
 
     @app.post("/v1/predict", tags=["model"], response_model=PredictResponse)
-    async def predict(body: PredictRequest) -> dict:
+    async def predict(body: PredictRequest) -> JSONResponse:
         """One prediction per text, in order, as predict.py gives them."""
         texts = checked_texts(body.texts, settings, "texts")
         predictions = await service.predict(texts) if texts else []
-        return {"predictions": [dataclasses.asdict(prediction) for prediction in predictions]}
+        # A response as it is: FastAPI would otherwise check it against PredictResponse again, at a cost per request
+        return JSONResponse({"predictions": [dataclasses.asdict(prediction) for prediction in predictions]})
 
     @app.post("/v1/explain", tags=["model"], response_model=ExplainResponse)
     async def explain(body: ExplainRequest) -> dict:
@@ -171,6 +172,9 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         encoding: Annotated[str | None, Form(description="default: detect UTF-8, UTF-8/16 BOM, CP949")] = None,
         encoding_errors: Annotated[Literal["strict", "replace"], Form()] = "strict",
         output: Annotated[Literal["csv", "tsv", "jsonl"], Form(description="the answer's format")] = "csv",
+        output_encoding: Annotated[Literal["utf-8", "utf-8-sig", "cp949"] | None,
+                                   Form(description="the answer's encoding (default: predict.py's, utf-8-sig for csv and "
+                                                    "tsv so Excel reads Hangul, utf-8 for jsonl)")] = None,
     ) -> FileResponse:
         """Predictions for an uploaded file, answered with the file predict.py writes."""
         classifier = service.model()
@@ -181,26 +185,30 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             upload = folder / f"upload{suffix if suffix in FORMATS else ''}"  # never the client's name: no path from it
             await service.in_thread(_save_upload, file, upload)
             written = await service.in_thread(lambda: predict_upload(
-                classifier, upload, name, folder / f"predictions.{output}", text_column,
+                classifier, upload, name, folder / f"predictions.{output}", text_column, output_encoding,
                 format=format, encoding=encoding, errors=encoding_errors))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return FileResponse(written, media_type=OUTPUT_TYPES[output], filename=f"{Path(name).stem}.predictions.{output}",
+        charset = "cp949" if output_encoding == "cp949" else "utf-8"
+        return FileResponse(written, media_type=f"{OUTPUT_TYPES[output]}; charset={charset}", filename=f"{Path(name).stem}.predictions.{output}",
                             background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 def _add_pages(app: FastAPI) -> None:
     """The web page at /, its assets (the Hangul font included) and /docs, all served here: nothing from a CDN."""
-    from app.reporting.html import hangul_font_for_browsers
-
     docs_assets = resources.files("fastapi_offline") / "static"  # Swagger UI, packaged
     app.mount("/static/docs", StaticFiles(directory=str(docs_assets)), name="docs-assets")
-    font = hangul_font_for_browsers()
+
+    @functools.cache
+    def font() -> bytes:  # made on first use: app.reporting imports matplotlib and Keras, slow at start-up
+        from app.reporting.html import hangul_font_for_browsers
+
+        return hangul_font_for_browsers()
 
     @app.get("/static/hangul.ttf", include_in_schema=False)
     async def hangul_font() -> Response:
-        return Response(font, media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})
+        return Response(await asyncio.to_thread(font), media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -275,7 +283,7 @@ def _save_upload(file: UploadFile, path: Path) -> None:
 
 
 def predict_upload(classifier: "Classifier", upload: Path, name: str, output: Path, text_column: str | None,
-                   **reading: Any) -> Path:
+                   output_encoding: str | None, **reading: Any) -> Path:
     """Predict every row of the file ``upload`` into ``output`` as predict.py does (same
     readers, encodings, errors and writer; ``reading``: open_source's format, encoding
     and errors). Errors name the file as ``name``, never its path on the server."""
@@ -285,7 +293,7 @@ def predict_upload(classifier: "Classifier", upload: Path, name: str, output: Pa
     try:
         source = open_source(upload, text_column=text_column, **reading)
         chunks = iter_chunks(source, text_column)
-        with OutputWriter(output, output.suffix[1:]) as writer:
+        with OutputWriter(output, output.suffix[1:], output_encoding) as writer:
             for chunk, probabilities, status in classifier.predict_chunks(chunks, text_column):
                 writer.write(with_predictions(chunk, classifier.labels, probabilities, status))
     except DataError as error:

@@ -1,9 +1,10 @@
 """Micro-batching: comments from concurrent requests scored in one model call.
 
-A Keras call costs about the same for one comment as for a few hundred, so a worker
-thread takes the first waiting request, gathers whatever else arrives within
-``max_wait`` seconds (up to ``max_batch`` comments), scores them all at once and
-hands each request its own rows. The model never runs on the server's event loop.
+A Keras call costs about the same for one comment as for a few dozen, so a worker
+thread takes the first waiting request, gathers the others already queued (those that
+arrived while the model was busy) and whatever else arrives within ``max_wait``
+seconds, up to ``max_batch`` comments, scores them all at once and hands each request
+its own rows. The model never runs on the server's event loop.
 A request is never split: one larger than ``max_batch`` is scored alone, so
 ``max_batch=1`` turns gathering off (one model call per request).
 """
@@ -30,7 +31,7 @@ class MicroBatcher:
     in a worker thread, several requests per call; ``on_batch(comments)`` is told each
     call's size (for the metrics)."""
 
-    def __init__(self, score: Callable[[list[str]], list], max_batch: int = 256, max_wait: float = 0.005,
+    def __init__(self, score: Callable[[list[str]], list], max_batch: int = 256, max_wait: float = 0.0,
                  on_batch: Callable[[int], None] = lambda size: None) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be an integer >= 1, not {max_batch!r}")

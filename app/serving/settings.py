@@ -18,7 +18,9 @@ class ServeSettings:
     max_upload_bytes: int = 50 * MiB  # a /v1/predict/file upload, the whole multipart body
     request_timeout: float = 60.0  # seconds a request may wait for the model before a 503
     max_batch: int = 256  # comments gathered into one model call; 1 turns gathering off
-    batch_wait: float = 0.005  # seconds the batcher waits for more requests after the first
+    # seconds the batcher waits for more requests after the first; 0: it takes only those that queued
+    # while the model was busy, which delays no request and batched as well in bench/serve.py
+    batch_wait: float = 0.0
     api_key: str | None = None  # required on every endpoint but the health checks and the static page
     cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser; none by default
 
