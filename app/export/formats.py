@@ -76,7 +76,7 @@ def _write_saved_model(run: "SavedRun", path: Path) -> None:
 def _write_litert(run: "SavedRun", path: Path) -> None:
     from app.export.tensorflow_formats import write_litert
 
-    write_litert(run.model, path)
+    write_litert(run.model, run.config.model, path)
 
 
 EXPORT_FORMATS.register(ExportFormat("onnx", "ONNX (opset 18) for onnxruntime: predict.py --runtime onnx, no TensorFlow",

@@ -29,26 +29,43 @@ def probability_function(model: Any, batch: int | None = None) -> Any:
 def write_saved_model(model: Any, directory: Path) -> None:
     """A SavedModel in ``directory`` whose ``serving_default`` signature gives the probabilities
     of (batch, steps) token ids, any batch and steps."""
-    import tensorflow as tf
+    from keras.export import ExportArchive  # tracks every variable, dropout's seed state included
 
-    module = tf.Module()
-    module.model = model  # tracks the weights
-    module.serve = probability_function(model)
-    tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+    archive = ExportArchive()
+    archive.track(model)
+    serve = probability_function(model)
+    archive.add_endpoint("serving_default", serve.python_function, input_signature=serve.input_signature)
+    archive.write_out(str(directory), verbose=False)
 
 
-def write_litert(model: Any, path: Path) -> None:
-    """A LiteRT flatbuffer at ``path``: one comment a call, (1, steps), any steps.
+def write_litert(model: Any, model_config: Any, path: Path) -> None:
+    """A LiteRT flatbuffer of ``model`` (built from ``model_config``, a ModelConfig) at
+    ``path``: one comment a call, (1, steps), any steps.
 
     One comment: LiteRT lowers the recurrent loop's state list only with a static
     shape, and its batch is part of that shape (a phone classifies one comment at a
     time). The weights are frozen into constants first: LiteRT cannot read a variable
     inside the loop (READ_VARIABLE fails in WHILE), and TensorFlow's public converter
-    paths leave them variables. The loop stays a loop, so the mask is honoured.
+    paths leave them variables. The loop stays a loop, so the mask is honoured. The
+    model is rebuilt without dropout first: a recurrent layer with dropout advances its
+    random state even when predicting, and a state that changes cannot be frozen.
     """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    serve = probability_function(model, batch=1).get_concrete_function()
+    serve = probability_function(_without_dropout(model, model_config), batch=1).get_concrete_function()
     frozen = convert_variables_to_constants_v2(serve, lower_control_flow=False)
     path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert())
+
+
+def _without_dropout(model: Any, model_config: Any) -> Any:
+    """The same network and weights with every dropout rate 0 (dropout does nothing when predicting)."""
+    import dataclasses
+
+    from app.modeling.network import build_model, output_classes
+
+    rates = {name: 0.0 for name in ("dropout", "recurrent_dropout", "embedding_dropout", "head_dropout")}
+    copy = build_model(dataclasses.replace(model_config, **rates), model.get_layer("embedding").input_dim,
+                       output_classes(model))
+    copy.set_weights(model.get_weights())
+    return copy
