@@ -13,6 +13,7 @@ The package, one subpackage per concern; each imports only those below it
     comparison   several models on one test set: scores, significance, the report
     training     train(config): prepare the data, fit with checkpoints, pretrain, distil
     inference    Classifier: a saved run loaded once, comments in, predictions out
+    export       ONNX, SavedModel and LiteRT exports; scoring with onnxruntime, without TensorFlow
     interpret    gate traces, word attributions, gradients through time
     reporting    tables, plots, the HTML report
     artifacts    SavedRun: the run directory, saved and loaded

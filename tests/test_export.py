@@ -176,6 +176,20 @@ def test_an_export_is_recorded_in_bundle_json_and_a_changed_file_is_refused(runs
     Classifier.load(run, runtime="onnx").close()
 
 
+def test_a_run_that_fails_its_checks_is_not_exported(runs, tmp_path):
+    import shutil
+
+    from app.export.formats import export_run
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs["gru"], damaged)
+    with open(damaged / "model.keras", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(BundleError, match=r"model.keras: SHA-256 does not match bundle.json"):
+        export_run(damaged, "onnx")
+    assert not (damaged / "export").exists()
+
+
 def test_runtime_onnx_without_an_export_names_the_command_that_writes_one(tmp_path, sample):
     from app.inference.classifier import Classifier
 
