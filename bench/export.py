@@ -1,5 +1,6 @@
 """Exported models against Keras: export time and sizes, predict.py's cold start, its
-throughput on 100K comments and its peak memory on 1M, with --runtime onnx and keras.
+throughput on 100K comments and its peak memory on 1M (the first model's), with
+--runtime onnx and keras.
 
     python bench/export.py --model models/lstm --model models/best [--rows 100000] [--memory-rows 1000000]
 
@@ -111,7 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="a saved run (repeatable)")
     parser.add_argument("--rows", type=int, default=100_000, help="comments in the throughput file")
-    parser.add_argument("--memory-rows", type=int, default=1_000_000, help="comments in the peak-memory file (0: skip)")
+    parser.add_argument("--memory-rows", type=int, default=1_000_000,
+                        help="comments in the first model's peak-memory file (0: skip)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per cold start and throughput figure (median)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "export.json"))
     args = parser.parse_args()
@@ -124,7 +126,8 @@ def main() -> None:
         if memory_comments:
             write_comments(memory_comments, args.memory_rows)
         tensorflow = median_of(args.repeats, [sys.executable, "-c", "import tensorflow"])
-        models = [bench_model(Path(model), folder, comments, memory_comments, args.repeats) for model in args.model]
+        models = [bench_model(Path(model), folder, comments, memory_comments if i == 0 else None, args.repeats)
+                  for i, model in enumerate(args.model)]
     results = {"started": started, "command": "python bench/export.py " + " ".join(sys.argv[1:]),
                "cores": os.cpu_count(), "import_tensorflow": tensorflow, "models": models}
     Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
