@@ -14,10 +14,9 @@ import warnings
 import numpy as np
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, SAMPLE, SAMPLE_3CLASS
+from conftest import PROJECT_ROOT, SAMPLE, SAMPLE_3CLASS, fonts_drawing, launch_chromium, needs_chromium
 
 CELLS = ("simple_rnn", "lstm", "gru")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def run(*args):
@@ -125,32 +124,25 @@ def test_figures_are_drawn_and_embedded_in_a_self_contained_report(comparison):
     assert "http://" not in page and "https://" not in page  # nothing to fetch: it works offline
 
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("KOSENT_REQUIRE_BROWSER"),
-                    reason="no Chromium here (.ci/run installs it and sets KOSENT_REQUIRE_BROWSER)")
+@needs_chromium
 def test_report_renders_in_headless_chromium_with_hangul(comparison, tmp_path):
     from playwright.sync_api import sync_playwright
 
     directory, _, _ = comparison
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 800, "height": 900})  # narrower than the page's max-width
         page.goto((directory / "report.html").as_uri())
         page.evaluate("document.fonts.ready.then(() => true)")
         images = page.evaluate("[...document.images].map(image => image.naturalWidth)")
         heading = page.text_content("h1")
-        # Which font Chromium really drew the Hangul heading with
-        devtools = page.context.new_cdp_session(page)
-        devtools.send("DOM.enable")
-        devtools.send("CSS.enable")
-        root = devtools.send("DOM.getDocument")["root"]["nodeId"]
-        node = devtools.send("DOM.querySelector", {"nodeId": root, "selector": "h1"})["nodeId"]
-        fonts = devtools.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        heading_left = page.evaluate("document.querySelector('h1').getBoundingClientRect().left")
+        fonts = fonts_drawing(page, "h1")  # which font Chromium really drew the Hangul heading with
         page.screenshot(path=tmp_path / "report.png", full_page=True)
         browser.close()
     assert len(images) == 5 and all(width > 300 for width in images)
     assert "댓글 감성 분류" in heading
+    assert heading_left >= 16  # a page margin, even in a window narrower than the text column
     hangul = [font for font in fonts if font["familyName"] == "NanumGothic"]
     assert hangul and hangul[0]["isCustomFont"] and hangul[0]["glyphCount"] > 0
     assert (tmp_path / "report.png").stat().st_size > 50_000
@@ -170,6 +162,18 @@ def test_plots_draw_hangul_with_the_bundled_korean_font(tmp_path):
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font"
         figure.savefig(tmp_path / "hangul.png")
     plt.close(figure)
+
+
+def test_a_one_epoch_run_plots_its_point_above_the_tick_1(monkeypatch, tmp_path):
+    import app.reporting.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: drawn.append(figure))
+    plots.plot_history({"loss": [0.6], "val_loss": [0.5], "accuracy": [0.7], "val_accuracy": [0.75]}, tmp_path / "h.png")
+    for axis in drawn[0].axes:
+        low, high = axis.get_xlim()
+        assert (low, high) == (0.5, 1.5)
+        assert [tick for tick in axis.get_xticks() if low <= tick <= high] == [1]
 
 
 def test_saved_models_are_compared_without_retraining_seeds_grouped(comparison, tmp_path):

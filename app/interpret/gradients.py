@@ -189,9 +189,8 @@ def read_grad_norms(path: str | os.PathLike) -> list[float]:
 
 def plot_clipping(runs: list[tuple[str, float | None, list[float]]], path: str | os.PathLike) -> None:
     """Gradient norm per epoch, one line per run, log scale; a dashed line at each clipnorm."""
-    from matplotlib.ticker import MaxNLocator
-
     from app.reporting.plots import (  # Agg backend and NanumGothic (Hangul) are set up there
+        epoch_axis,
         plt,
         save_figure,
     )
@@ -204,8 +203,7 @@ def plot_clipping(runs: list[tuple[str, float | None, list[float]]], path: str |
         axis.axhline(clipnorm, color="grey", linestyle="--", linewidth=1,
                      label=f"clipnorm {clipnorm:g} (the limit on each weight's gradient norm)")
     _log_scale(axis)
-    axis.set_xlabel("epoch")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(axis, max(len(norms) for _, _, norms in runs))
     axis.set_ylabel("global gradient norm before clipping (log scale)")
     axis.set_title("학습 중 기울기 크기 (gradient norm during training)")
     axis.grid(alpha=0.3, which="both")

@@ -23,7 +23,7 @@ FONT_FAMILY = "NanumGothic"
 NUMBER = re.compile(r"[-+]?[\d,.]+")
 
 STYLE = """
-body { font-family: 'Report Hangul', sans-serif; margin: 2em auto; max-width: 1200px; color: #222; line-height: 1.45; }
+body { font-family: 'Report Hangul', sans-serif; margin: 2em auto; padding: 0 2em; max-width: 1200px; color: #222; line-height: 1.45; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }

@@ -26,6 +26,14 @@ def save_figure(figure: "Figure", path: str | os.PathLike) -> None:
     plt.close(figure)
 
 
+def epoch_axis(axis: "plt.Axes", epochs: int) -> None:
+    """Whole epochs from 1 to ``epochs`` on the x axis: a one-epoch run shows one point
+    above the tick 1, not matplotlib's default span of 0.96 to 1.04."""
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # else one epoch gets 0.5, 0.6...
+    axis.set_xlim(0.5, max(epochs, 1) + 0.5)
+
+
 def plot_history(history: dict, path: str | os.PathLike) -> None:
     """Loss and accuracy per epoch, training against validation."""
     epochs = range(1, len(history["loss"]) + 1)
@@ -34,8 +42,7 @@ def plot_history(history: dict, path: str | os.PathLike) -> None:
         axis.plot(epochs, history[metric], marker="o", label="train")
         if f"val_{metric}" in history:
             axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        epoch_axis(axis, len(history["loss"]))
         axis.set_title(metric)
         axis.legend()
         axis.grid(alpha=0.3)
@@ -108,8 +115,7 @@ def plot_learning_curves(results: list, path: str | os.PathLike) -> None:
             axis.plot(range(1, len(values) + 1), values, marker="o", color=colors[result.group], alpha=0.8, label=label)
     for axis, title in zip(axes, ("검증 손실 (validation loss)", "검증 정확도 (validation accuracy)")):
         axis.set_title(title)
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        epoch_axis(axis, max((len(r.history.get("val_loss") or []) for r in results), default=1))
         axis.grid(alpha=0.3)
         axis.legend()
     save_figure(figure, path)
