@@ -95,6 +95,21 @@ def test_terminal_line_is_coloured_only_on_a_terminal_without_no_color(monkeypat
     assert not use_color(Terminal())
 
 
+def test_tokens_outside_the_vocabulary_are_marked_in_the_terminal_and_the_page(bundle, comments):
+    tokens, scores = ["연기", "qqqzzz"], np.array([0.3, -0.1])
+    assert attribution_line(tokens, scores, oov=[False, True]) == "연기(+0.300) qqqzzz[oov](-0.100)"
+    assert attribution_line(tokens, scores, color=True, oov=[False, True]).endswith("\033[2mqqqzzz[oov](-0.100)\033[0m")
+
+    tokens, ids = comments
+    attribution, = integrated_gradients(bundle.model, ids[:1])
+    oov = [False] * (len(tokens[0]) - 1) + [True]
+    page = attribution_html([Explanation(1, COMMENTS[0], tokens[0], [tokens[0][-1]], "positive", "positive",
+                                         attribution, None, oov=oov)], "t")
+    assert page.count('class="oov"') == 1
+    for score in attribution.scores:  # every score is on the page, not only in a tooltip
+        assert f"<small>{score:+.3f}</small>" in page
+
+
 def test_html_page_holds_every_comment_escaped_with_coloured_tokens(bundle, comments):
     tokens, ids = comments
     attributions = integrated_gradients(bundle.model, ids[:2])
@@ -143,6 +158,10 @@ def test_predict_explain_prints_the_views_and_refuses_an_empty_comment(tiny_run,
     assert f"[1] {LECTURE_COMMENT}" in printed.out and "step  forget   input  output     |c|  token" in printed.out
     assert f"gate heatmap: {tmp_path / 'gates-1.png'}" in printed.out
     assert f"attributions page {tmp_path / 'attributions.html'}" in printed.err
+    assert predict.main([*explain, "--text", "qqqzzz 정말 좋아요"]) == 0
+    with_unknown = capsys.readouterr().out
+    assert "qqqzzz[oov](" in with_unknown and "[oov]: not in the vocabulary, the model sees <oov> there: qqqzzz" in with_unknown
+    assert "  qqqzzz [oov]" in with_unknown  # the gate table's token column too
 
     assert predict.main([*explain, "--text", ""]) == 2
     assert capsys.readouterr().err == "error: --explain: no comment to explain (empty)\n"

@@ -135,6 +135,25 @@ def test_heatmap_labels_hangul_tokens_in_nanum_gothic_without_missing_glyphs(bun
     assert not [w for w in caught if "Glyph" in str(w.message)]
 
 
+def test_heatmap_shows_the_mean_gate_on_top_then_the_units_that_move_most(bundle, lecture):
+    from app.interpret.gates import SHOWN_UNITS
+
+    tokens, ids = lecture
+    trace = trace_gates(bundle.model, ids[0])
+    oov = [False] * (len(tokens) - 1) + [True]
+    figure = draw_gates(trace, tokens, LECTURE_COMMENT, oov=oov)
+    forget = trace.gates["forget"]  # tokens x units
+    rows = figure.axes[0].images[0].get_array()
+    shown = min(SHOWN_UNITS, trace.units)
+    assert rows.shape == (2 + shown, len(tokens))  # the mean, a gap, then the units
+    np.testing.assert_allclose(rows[0], forget.mean(axis=1), rtol=1e-5)
+    spread = np.asarray(rows[2:]).std(axis=1)
+    assert np.all(np.diff(spread) <= 1e-6) and spread[0] == pytest.approx(forget.std(axis=0).max(), rel=1e-5)
+    assert figure.axes[0].get_yticklabels()[0].get_text() == "mean"
+    last = figure.axes[-2].get_xticklabels()[-1]
+    assert last.get_text() == f"{tokens[-1]} (oov)" and last.get_color() == "grey"
+
+
 def test_a_model_without_a_recurrent_layer_or_a_comment_without_tokens_is_refused(bundle, lecture):
     inputs = keras.Input((None,), dtype="int32")
     pooled = layers.GlobalAveragePooling1D()(layers.Embedding(10, 4, name="embedding")(inputs))

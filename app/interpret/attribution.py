@@ -14,7 +14,7 @@ which predict.py --explain shows for the Classifier's explanations.
 import html
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -123,14 +123,20 @@ def use_color(stream: TextIO) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def attribution_line(tokens: list[str], scores: np.ndarray, color: bool = False) -> str:
+OOV_MARK = "[oov]"  # after a token outside the vocabulary: the model saw <oov> there, not the word
+
+
+def attribution_line(tokens: list[str], scores: np.ndarray, color: bool = False, oov: list[bool] | None = None) -> str:
     """Each token with its score; in colour, green for a push towards the class and red
-    for a push away, bold for the stronger half."""
+    for a push away, bold for the stronger half. A token ``oov`` marks carries OOV_MARK
+    (and is dimmed in colour): its score is the <oov> embedding's at that place."""
     strongest = max(np.abs(scores).max(), 1e-12)
     parts = []
-    for token, score in zip(tokens, scores):
-        part = f"{token}({score:+.3f})"
-        if color and score:
+    for token, score, unknown in zip(tokens, scores, oov or [False] * len(tokens)):
+        part = f"{token}{OOV_MARK if unknown else ''}({score:+.3f})"
+        if color and unknown:
+            part = f"\033[2m{part}\033[0m"
+        elif color and score:
             bold = ";1" if abs(score) >= strongest / 2 else ""
             part = f"\033[{32 if score > 0 else 31}{bold}m{part}\033[0m"
         parts.append(part)
@@ -144,11 +150,12 @@ class Explanation:
     number: int  # the comment's position in the input, from 1
     text: str
     tokens: list  # the tokens the model saw, in order
-    unknown: list  # those of them the vocabulary does not know (the model sees <oov>)
+    unknown: list  # those of them the vocabulary does not know (the model sees <oov>), each once
     predicted: str  # the name of the predicted class
     label: str  # the name of the class the scores point to (see explained_class)
     attribution: Attribution
     trace: GateTrace  # the first recurrent layer's gates at each token
+    oov: list = field(default_factory=list)  # per token: True where the vocabulary does not know it
 
 
 def attribution_html(explanations: Iterable[Explanation], title: str) -> str:
@@ -161,14 +168,19 @@ def attribution_html(explanations: Iterable[Explanation], title: str) -> str:
 <html lang="ko"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 {embedded_font_css(title + sections)}
-body {{ font-family: 'Report Hangul', sans-serif; max-width: 60em; margin: 2em auto; line-height: 2.2; }}
-.tokens span {{ padding: 0.15em 0.3em; margin: 0 0.1em; border-radius: 0.3em; }}
+body {{ font-family: 'Report Hangul', sans-serif; max-width: 60em; margin: 2em auto; padding: 0 2em; line-height: 2.2; }}
+.tokens span {{ display: inline-block; text-align: center; padding: 0.15em 0.3em; margin: 0.1em; border-radius: 0.3em;
+                line-height: 1.3; }}
+.tokens small {{ display: block; font-size: 0.7em; color: #333; }}
+.tokens .oov {{ outline: 1px dashed #888; color: #666; }}
+.tokens em {{ font-size: 0.7em; }}
 .note {{ color: #555; font-size: 0.9em; line-height: 1.4; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note">Integrated gradients: green pushed towards the class named in each heading (positive, for two
-classes; else the predicted class), red away from it; hover a token for its score. A comment's scores add up to
-its probability minus the baseline's.</p>
+classes; else the predicted class), red away from it; each token's score is under it. A token marked oov (dashed)
+is not in the vocabulary: the model saw &lt;oov&gt; there. A comment's scores add up to its probability minus the
+baseline's.</p>
 {sections}</body></html>
 """
 
@@ -177,10 +189,11 @@ def _html_section(explanation):
     attribution = explanation.attribution
     strongest = max(np.abs(attribution.scores).max(), 1e-12)
     spans = []
-    for token, score in zip(explanation.tokens, attribution.scores):
+    for token, score, unknown in zip(explanation.tokens, attribution.scores, explanation.oov or [False] * len(explanation.tokens)):
         colour = "0, 150, 60" if score > 0 else "210, 40, 40"
-        spans.append(f'<span style="background: rgba({colour}, {0.8 * abs(score) / strongest:.2f})" '
-                     f'title="{score:+.4f}">{html.escape(token)}</span>')
+        marked = ' class="oov" title="not in the vocabulary: the model saw &lt;oov&gt; here"' if unknown else ""
+        spans.append(f'<span{marked} style="background: rgba({colour}, {0.8 * abs(score) / strongest:.2f})">'
+                     f'{html.escape(token)}{"<em> oov</em>" if unknown else ""}<small>{score:+.3f}</small></span>')
     return (f"<h2>{explanation.number}. predicted {html.escape(explanation.predicted)}; "
             f"p({html.escape(explanation.label)}) = {attribution.probability:.3f}</h2>\n"
             f'<p class="note">{html.escape(explanation.text)}</p>\n'
@@ -210,7 +223,8 @@ def explain_encoded(model: keras.Model, names: list[str], truncate: str, texts: 
         seen = comment_tokens[-len(real):] if truncate == "start" else comment_tokens[:len(real)]
         unknown = list(dict.fromkeys(token for token, i in zip(seen, real) if i == 1))
         explanations.append(Explanation(number, text, seen, unknown, names[predicted[number - 1]],
-                                        names[attribution.target], attribution, trace_gates(model, real)))
+                                        names[attribution.target], attribution, trace_gates(model, real),
+                                        oov=[bool(i == 1) for i in real]))
     return explanations
 
 
@@ -231,7 +245,7 @@ def write_explanations(texts: list[str], status: list[str], explanations: dict[i
                 continue
             explanation, name = explanations[index], f"gates-{index + 1:0{width}d}.png"
             plot_gates(explanation.trace, explanation.tokens, staging / name,
-                       f"{_one_line(text)[:60]} (predicted {explanation.label})")
+                       f"{_one_line(text)[:60]} (predicted {explanation.predicted})", explanation.oov)
             stream.write(_explanation_text(explanation, Path(out_dir) / name, color) + "\n")
         (staging / "attributions.html").write_text(attribution_html(explanations.values(), title), encoding="utf-8")
     return directory.path / "attributions.html"
@@ -243,10 +257,10 @@ def _explanation_text(explanation, heatmap, color):
     baseline = attribution.baseline_probability
     lines = [f"predicted {explanation.predicted}; p({label}) = {attribution.probability:.3f} ({baseline:.3f} at the "
              f"baseline); token scores towards {label} (green: pushed towards it, red: away):",
-             attribution_line(explanation.tokens, attribution.scores, color)]
+             attribution_line(explanation.tokens, attribution.scores, color, explanation.oov)]
     if explanation.unknown:
-        lines.append(f"not in the vocabulary (the model sees <oov>): {', '.join(explanation.unknown)}")
-    lines += [gate_table(explanation.trace, explanation.tokens), f"gate heatmap: {heatmap}"]
+        lines.append(f"{OOV_MARK}: not in the vocabulary, the model sees <oov> there: {', '.join(explanation.unknown)}")
+    lines += [gate_table(explanation.trace, explanation.tokens, explanation.oov), f"gate heatmap: {heatmap}"]
     return "\n".join("    " + line for text in lines for line in text.split("\n"))
 
 

@@ -73,43 +73,61 @@ def first_recurrent_layer(model: keras.Model) -> tuple[layers.Layer, str]:
     raise InputError(f"model {model.name} has no {', '.join(names[:-1])} or {names[-1]} layer to trace")
 
 
-def gate_table(trace: GateTrace, tokens: list[str]) -> str:
-    """The trace as text: one line per token, each gate averaged over the units."""
+def gate_table(trace: GateTrace, tokens: list[str], oov: list[bool] | None = None) -> str:
+    """The trace as text: one line per token, each gate averaged over the units; a
+    token ``oov`` marks (outside the vocabulary) is followed by [oov]."""
     label, meaning, norms = trace.state_norm()
     averaged = f"gate activations averaged over {trace.units} units; " if trace.gates else ""
     values = np.column_stack([*(gate.mean(axis=1) for gate in trace.gates.values()), norms])
     lines = [f"{trace.layer}: {averaged}{label} = {meaning}",
              "step" + "".join(f"{name:>8}" for name in [*trace.gates, label]) + "  token"]
-    for step, (token, row) in enumerate(zip(tokens, values), start=1):
+    for step, (token, row, unknown) in enumerate(zip(tokens, values, oov or [False] * len(tokens)), start=1):
         # the token comes last: Hangul is twice as wide as the padding would assume
-        lines.append(f"{step:>4}" + "".join(f"{value:>8.3f}" for value in row) + f"  {token}")
+        lines.append(f"{step:>4}" + "".join(f"{value:>8.3f}" for value in row) + f"  {token}{' [oov]' if unknown else ''}")
     return "\n".join(lines)
 
 
-def draw_gates(trace: GateTrace, tokens: list[str], title: str) -> "Figure":
-    """A figure: a heatmap per gate (units x tokens; the hidden state for a SimpleRNN)
-    over a bar chart of the state norm, with the tokens along the shared x axis."""
+SHOWN_UNITS = 24  # a heatmap row per unit for the units that move most; 128 unsorted rows hide the pattern
+
+
+def draw_gates(trace: GateTrace, tokens: list[str], title: str, oov: list[bool] | None = None) -> "Figure":
+    """A figure: a heatmap per gate over a bar chart of the state norm, with the tokens
+    along the shared x axis (those ``oov`` marks, outside the vocabulary, in grey with
+    "(oov)"). Each heatmap's top row is the gate's mean over all units at each token;
+    below it, the SHOWN_UNITS units whose activation varies most over the comment,
+    the most varying first (for a SimpleRNN, the hidden state itself)."""
     panels = [(name, values, "viridis", 0, 1) for name, values in trace.gates.items()]
     if not panels:
         bound = max(np.abs(trace.hidden).max(), 1e-9)
         panels = [("hidden state h", trace.hidden, "RdBu_r", -bound, bound)]
     label, _, norms = trace.state_norm()
+    shown = min(SHOWN_UNITS, panels[0][1].shape[1])
     figure, axes = plt.subplots(len(panels) + 1, 1, sharex=True, layout="constrained",
-                                figsize=(max(6, 0.45 * len(tokens) + 2), 1.6 * len(panels) + 2.6),
-                                height_ratios=[3] * len(panels) + [2])
+                                figsize=(max(6, 0.45 * len(tokens) + 2), 0.09 * shown * len(panels) + 1.2 * len(panels) + 2.6),
+                                height_ratios=[max(3, 0.12 * shown)] * len(panels) + [2])
     for axis, (name, values, colormap, low, high) in zip(axes, panels):
-        image = axis.imshow(values.T, aspect="auto", cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
-        axis.set_ylabel(f"{name}\n(unit)")
+        order = np.argsort(-values.std(axis=0), kind="stable")[:shown]
+        rows = np.vstack([values.mean(axis=1), np.full(len(tokens), np.nan), values[:, order].T])  # mean, a gap, units
+        image = axis.imshow(rows, aspect="auto", cmap=colormap, vmin=low, vmax=high, interpolation="nearest")
+        axis.set_yticks([0, *range(2, shown + 2)], ["mean", *(f"u{unit}" for unit in order)], fontsize=6)
+        axis.set_ylabel(f"{name}\n({shown} of {values.shape[1]} units,\nmost varying first)", fontsize=8)
     figure.colorbar(image, ax=axes[:-1], pad=0.01)
     axes[-1].bar(range(len(tokens)), norms, color="slategray")
     axes[-1].set_ylabel(label)
-    axes[-1].set_xticks(range(len(tokens)), tokens, rotation=60, ha="right")
+    oov = oov or [False] * len(tokens)
+    axes[-1].set_xticks(range(len(tokens)), [f"{token} (oov)" if unknown else token for token, unknown in zip(tokens, oov)],
+                        rotation=60, ha="right")
+    for tick, unknown in zip(axes[-1].get_xticklabels(), oov):
+        if unknown:
+            tick.set_color("grey")
+            tick.set_fontstyle("italic")
     axes[0].set_title(f"{title}\n{trace.layer}", fontsize=10)
     return figure
 
 
-def plot_gates(trace: GateTrace, tokens: list[str], path: str | os.PathLike, title: str) -> None:
+def plot_gates(trace: GateTrace, tokens: list[str], path: str | os.PathLike, title: str,
+               oov: list[bool] | None = None) -> None:
     """Write draw_gates's figure to ``path`` (PNG)."""
-    figure = draw_gates(trace, tokens, title)
+    figure = draw_gates(trace, tokens, title, oov)
     figure.savefig(path, dpi=110)
     plt.close(figure)
