@@ -134,3 +134,13 @@ def test_every_missing_file_a_config_names_is_listed_at_once_before_tensorflow_l
     error = result.stderr.strip()
     assert error.startswith("error: 3 files this config names are missing: data.train: ") and "\n" not in error
     assert "mine.csv: file not found" in error and "data.test: " in error and "pretrain.unlabeled: missing.txt: file not found" in error
+
+
+def test_a_wrong_text_or_label_column_fails_before_tensorflow_loads():
+    for flag, message in (("--text-column", "no column 'nope' (the file has: id, document, label)"),
+                          ("--label-column", "no label column 'nope' (the file has: id, document, label)")):
+        code = ("import sys; from app.cli import train; "
+                f"status = train.main(['--config', 'tests/tiny.yaml', {flag!r}, 'nope']); print(status, 'tensorflow' in sys.modules)")
+        result = run("-c", code)
+        assert result.stdout.split() == ["2", "False"]
+        assert message in result.stderr and result.stderr.strip().endswith(f"({flag})")

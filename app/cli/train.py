@@ -32,6 +32,7 @@ FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
     "format": "--set data.format=tsv, csv, jsonl or txt",
     "encoding": "--set data.encoding=..., or --set data.encoding_errors=replace",
     "text_column": "--text-column",
+    "label_column": "--label-column",
 }
 
 

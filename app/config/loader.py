@@ -56,11 +56,12 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
 def check_data_files(config: Config) -> None:
     """Raise one DataError listing every file ``config`` names that is not there, each
     with its key and where to get it, so that a fresh machine learns all it lacks at
-    once and before TensorFlow loads. NSMC's unlabeled reviews may be missing: training
+    once and before TensorFlow loads; then one for a labeled file without the
+    configured text or label column. NSMC's unlabeled reviews may be missing: training
     then warns and goes on without them (app.training.pretrain)."""
     named = {"data.train": config.data.train, "data.test": config.data.test,
              "pretrain.unlabeled": config.pretrain.unlabeled, "distill.unlabeled": config.distill.unlabeled}
-    from app.data.readers import resolve_data_path  # pandas loads only when files are checked
+    from app.data.readers import first_rows, require_label_column, resolve_data_path  # pandas loads only here
 
     missing = []
     for key, spec in named.items():
@@ -74,6 +75,10 @@ def check_data_files(config: Config) -> None:
         raise DataError(missing[0])
     if missing:
         raise DataError(f"{len(missing)} files this config names are missing: " + "; ".join(missing))
+    for spec in filter(None, (config.data.train, config.data.test)):  # a wrong column fails now, not after the imports
+        first = first_rows(spec, config.data)
+        if first is not None:
+            require_label_column(first.columns, config.data.label_column, str(resolve_data_path(spec)))
 
 
 def config_from_dict(raw: dict, source: str = "<config>", sources: dict | None = None) -> Config:

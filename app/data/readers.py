@@ -364,12 +364,26 @@ def _label_order(value):
     return (0, int(value), "") if re.fullmatch(r"[+-]?\d+", value) else (1, 0, value)
 
 
+def require_label_column(columns: Iterable[object], label_column: str, source: str) -> None:
+    """Raise DataError naming the file's columns when ``label_column`` is not one of them."""
+    columns = list(columns)
+    if label_column not in columns:
+        raise DataError(f"{source}: no label column {label_column!r} (the file has: {', '.join(map(str, columns))}); "
+                        f"set data.label_column", parameter="label_column")
+
+
+def first_rows(spec: str, data_config: Any) -> pd.DataFrame | None:
+    """The first row of a labeled file named in the config (None when it has none):
+    reading it checks the format, the encoding of the file's start and the text column."""
+    source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding,
+                         text_column=data_config.text_column, errors=data_config.encoding_errors)
+    return next(iter_chunks(source, data_config.text_column, chunk_rows=1), None)
+
+
 def drop_unusable_rows(frame: pd.DataFrame, text_column: str, label_column: str,
                        source: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Training rows need text and a label; return the kept rows and what was dropped."""
-    if label_column not in frame.columns:
-        shown = ", ".join(map(str, frame.columns))
-        raise DataError(f"{source}: no label column {label_column!r} (the file has: {shown}); set data.label_column")
+    require_label_column(frame.columns, label_column, source)
     texts = frame[text_column].astype(str)
     labels = frame[label_column].astype(str).map(str.strip)
     empty_text = texts.str.strip() == ""
