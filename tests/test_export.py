@@ -200,6 +200,18 @@ def test_runtime_onnx_without_an_export_names_the_command_that_writes_one(tmp_pa
         Classifier.load(run, runtime="torch")
 
 
+def test_an_onnx_classifier_pickles_as_its_path_and_runtime(runs, sample):
+    import pickle
+
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+
+    export_run(runs["simple_rnn"], "onnx")
+    with Classifier.load(runs["simple_rnn"], runtime="onnx") as clf, pickle.loads(pickle.dumps(clf)) as again:
+        assert again.runtime == "onnx" and again.run.model is None
+        np.testing.assert_array_equal(again.predict_proba(sample[0][:20])[0], clf.predict_proba(sample[0][:20])[0])
+
+
 def test_explaining_needs_the_keras_runtime_and_says_so(runs):
     from app.export.formats import export_run
     from app.inference.classifier import Classifier
