@@ -4,7 +4,7 @@
 
     clf = Classifier.load("models/<run>")
     clf.predict(["배우들 연기가 정말 좋았어요", ""])
-    run = train(load_config("configs/quick.yaml", ["model.units=16"]))
+    run = train(load_config("configs/quick.yaml"))
 
 The package, one subpackage per concern; each imports only those below it
 (CONTRIBUTING.md draws it, import-linter checks it):
