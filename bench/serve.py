@@ -67,6 +67,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far, from /proc (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def resident_mib(pid: int) -> float:
     """The process's resident memory now, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -144,7 +150,12 @@ def measure_mode(model: str, mode: str, comments: list[str], duration: float, ma
         memory_start = resident_mib(server.pid)
         scenarios = []
         for clients, per_request in SCENARIOS:
-            scenarios.append(asyncio.run(run_scenario(base, comments, clients, per_request, duration, max_requests)))
+            server_before, client_before = cpu_seconds(server.pid), cpu_seconds(os.getpid())
+            scenario = asyncio.run(run_scenario(base, comments, clients, per_request, duration, max_requests))
+            # CPU per request: where the 2 cores go (the clients run here, on the same cores)
+            for side, before, pid in (("server", server_before, server.pid), ("client", client_before, os.getpid())):
+                scenario[f"{side}_cpu_ms_per_request"] = round(1000 * (cpu_seconds(pid) - before) / scenario["requests"], 2)
+            scenarios.append(scenario)
             print(f"  batching {mode}: {json.dumps(scenarios[-1])}", file=sys.stderr, flush=True)
         memory_end = resident_mib(server.pid)
         batches = _batch_sizes(httpx2.get(f"{base}/metrics").text)
@@ -186,17 +197,18 @@ def model_alone(model: str, comments: list[str], seconds: float) -> dict:
 
 def table(results: dict) -> str:
     """The Markdown table of every mode and scenario."""
-    lines = ["| batching | clients | comments/request | comments/s | p50 ms | p95 ms | p99 ms | errors | requests |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| batching | clients | comments/request | comments/s | p50 ms | p95 ms | p99 ms | errors | requests "
+             "| CPU ms/request server, client |", "|---|---|---|---|---|---|---|---|---|---|"]
     for mode in results["modes"]:
         for s in mode["scenarios"]:
             lines.append(f"| {mode['batching']} | {s['clients']} | {s['comments_per_request']} | {s['comments_per_s']:,} | "
-                         f"{s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['errors']} | {s['requests']:,} |")
+                         f"{s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['errors']} | {s['requests']:,} | "
+                         f"{s['server_cpu_ms_per_request']}, {s['client_cpu_ms_per_request']} |")
     memory = "; ".join(f"batching {m['batching']}: {m['memory_start_mib']:,} -> {m['memory_end_mib']:,} MiB "
                        f"(mean {m['mean_batch_comments']} comments per model call)" for m in results["modes"])
     alone = ", ".join(f"{speed:,} at {size}" for size, speed in results["model_alone_comments_per_s"].items())
-    return "\n".join(lines) + (f"\n\nServer memory after warm-up -> at the end: {memory}.\n\nClassifier.predict alone, "
-                               f"comments/s at so many comments a call: {alone}.")
+    ceiling = f"\n\nClassifier.predict alone, comments/s at so many comments a call: {alone}." if alone else ""
+    return "\n".join(lines) + f"\n\nServer memory after warm-up -> at the end: {memory}.{ceiling}"
 
 
 def main() -> None:
@@ -206,6 +218,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="requests per scenario at most (default: %(default)s)")
     parser.add_argument("--comments", default="nsmc:train", help="where the comments sent come from (default: %(default)s)")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="micro-batching on, off or both")
+    parser.add_argument("--ceiling-seconds", type=float, default=5.0,
+                        help="seconds Classifier.predict alone is timed at each batch size; 0 skips it (default: %(default)s)")
     parser.add_argument("--serve-flags", default="", help="more serve.py flags for both modes, e.g. \"--batch-wait-ms 0\"")
     parser.add_argument("--output", default=str(ROOT / "bench" / "serve.json"), help="default: bench/serve.json")
     args = parser.parse_args()
@@ -215,7 +229,7 @@ def main() -> None:
                "measured": time.strftime("%Y-%m-%d %H:%M %Z"), "cpus": os.cpu_count(), "machine": platform.platform(),
                "duration_s": args.duration, "targets": TARGETS,
                "note": "clients and server share this machine's cores; load_average_before shows what else ran",
-               "model_alone_comments_per_s": model_alone(args.model, comments, min(args.duration, 5)),
+               "model_alone_comments_per_s": model_alone(args.model, comments, args.ceiling_seconds) if args.ceiling_seconds else {},
                "modes": [measure_mode(args.model, mode, comments, args.duration, args.max_requests, shlex.split(args.serve_flags))
                          for mode in args.modes]}
     Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

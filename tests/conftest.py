@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny real model trained once per session on the bundled sample."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,26 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = PROJECT_ROOT / "data" / "sample_binary.tsv"
 SAMPLE_3CLASS = PROJECT_ROOT / "data" / "sample_3class.tsv"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("KOSENT_REQUIRE_BROWSER"),
+                                    reason="no Chromium here (.ci/run installs it and sets KOSENT_REQUIRE_BROWSER)")
+
+
+def launch_chromium(playwright):
+    """Debian's headless Chromium through Playwright, with nothing of its own to fetch."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"])
+
+
+def fonts_drawing(page, selector):
+    """The fonts Chromium really drew ``selector``'s text with (DevTools' platform fonts)."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("DOM.enable")
+    devtools.send("CSS.enable")
+    root = devtools.send("DOM.getDocument")["root"]["nodeId"]
+    node = devtools.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    return devtools.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
 
 
 @pytest.fixture(scope="session", autouse=True)

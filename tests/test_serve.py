@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,12 +15,11 @@ import threading
 import time
 
 import pytest
-from conftest import PROJECT_ROOT, SAMPLE
+from conftest import PROJECT_ROOT, SAMPLE, fonts_drawing, launch_chromium, needs_chromium
 
 LECTURE = "사무직은 초근도 못하고 야근수당도 없는데 그런데 생산직은 좋겠죠"
 KEY = "a-test-key-of-twenty-chars"
 LIMITS = dict(max_texts=5, max_chars=200, max_body_bytes=4096, max_upload_bytes=64 * 1024)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +39,24 @@ def client_for(classifier, **settings):
 
     client = TestClient(create_app(lambda: classifier, ServeSettings(**settings)))
     client.__enter__()
-    wait_until_ready(client)
+    wait_until_ready(client.get)
     return client
 
 
-def wait_until_ready(client, seconds=60):
+def wait_until_ready(get, seconds=90, server=None):
+    """Poll /readyz through ``get`` (a client's get) until it answers 200; a server
+    not listening yet is not ready, and a ``server`` process that exits fails at once."""
+    import httpx2
+
     deadline = time.monotonic() + seconds
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, "the model did not load"
+    while True:
+        assert server is None or server.poll() is None, server.stdout.read()
+        try:
+            if get("/readyz").status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the model did not get ready"
         time.sleep(0.05)
 
 
@@ -125,6 +133,7 @@ def test_unknown_paths_and_methods_get_json_errors(client):
     assert client.get("/v2/predict").json() == {"detail": "Not Found"}
     assert client.get("/v1/predict").status_code == 405
     assert "detail" in client.get("/v1/predict").json()
+    assert client.post("/v2/predict", content=b"x", headers={"content-type": "text/plain"}).status_code == 404
 
 
 # ----------------------------------------------------------------------------- explanations
@@ -250,7 +259,7 @@ def test_ready_only_once_the_model_is_loaded_alive_from_the_start(classifier):
         response = post_json(client, "/v1/predict", {"texts": ["a"]})
         assert response.status_code == 503 and "still loading" in response.json()["detail"]
         loaded.set()
-        wait_until_ready(client)
+        wait_until_ready(client.get)
         assert post_json(client, "/v1/predict", {"texts": ["재밌어요"]}).status_code == 200
 
 
@@ -318,13 +327,16 @@ def test_with_an_api_key_every_endpoint_but_the_health_checks_and_page_needs_it(
     assert keyed.post("/v1/predict/file", files={"file": ("a.txt", b"a")}).status_code == 401
 
 
-def test_no_cors_unless_asked_for(client, classifier):
-    preflight = {"Origin": "https://dashboard.example", "Access-Control-Request-Method": "POST"}
+def test_no_cors_unless_asked_for_and_then_the_preflight_needs_no_key(client, classifier):
+    preflight = {"Origin": "https://dashboard.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type, x-api-key"}
     assert "access-control-allow-origin" not in client.options("/v1/predict", headers=preflight).headers
-    allowed = client_for(classifier, cors_origins=("https://dashboard.example",))
+    allowed = client_for(classifier, cors_origins=("https://dashboard.example",), api_key=KEY)
     try:
-        assert allowed.options("/v1/predict", headers=preflight).headers["access-control-allow-origin"] == \
-            "https://dashboard.example"
+        answer = allowed.options("/v1/predict", headers=preflight)  # a browser sends no key with it
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "https://dashboard.example"
+        assert post_json(allowed, "/v1/predict", {"texts": ["a"]}).status_code == 401  # the request itself needs it
     finally:
         allowed.__exit__(None, None, None)
 
@@ -391,16 +403,7 @@ def test_a_real_server_drains_on_sigterm_finishing_the_request_in_flight(tiny_ru
                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     try:
         with httpx2.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 90
-            while True:
-                assert server.poll() is None, server.stdout.read()
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not get ready"
-                time.sleep(0.2)
+            wait_until_ready(client.get, server=server)
             assert client.post("/v1/predict", json={"texts": ["재밌어요"]}).json()["predictions"][0]["status"] == "ok"
 
             # An upload sent slowly: in flight when SIGTERM arrives, it must still be answered in full
@@ -471,32 +474,14 @@ def live_server(classifier):
     thread.start()
     import httpx2
 
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx2.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                break
-        except httpx2.TransportError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    wait_until_ready(lambda path: httpx2.get(base + path))
+    yield base
     server.should_exit = True
     thread.join(30)
 
 
-def fonts_drawing(page, selector):
-    """The fonts Chromium really drew ``selector``'s text with (DevTools' platform fonts)."""
-    devtools = page.context.new_cdp_session(page)
-    devtools.send("DOM.enable")
-    devtools.send("CSS.enable")
-    root = devtools.send("DOM.getDocument")["root"]["nodeId"]
-    node = devtools.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-    return devtools.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-
-
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("KOSENT_REQUIRE_BROWSER"),
-                    reason="no Chromium here (.ci/run installs it and sets KOSENT_REQUIRE_BROWSER)")
+@needs_chromium
 def test_the_page_classifies_explains_and_predicts_a_file_with_the_keyboard(live_server, tmp_path):
     import httpx2
     from playwright.sync_api import sync_playwright
@@ -506,9 +491,7 @@ def test_the_page_classifies_explains_and_predicts_a_file_with_the_keyboard(live
     upload = tmp_path / "three.csv"
     upload.write_text("번호,document\n1,배우들 연기가 정말 좋았어요\n2,\n3,시간 아깝다\n", encoding="utf-8")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(accept_downloads=True)
         origins = set()
         page.on("request", lambda request: origins.add(request.url.split("/")[2]))
@@ -549,7 +532,8 @@ def test_the_page_classifies_explains_and_predicts_a_file_with_the_keyboard(live
 def test_the_load_test_is_bounded_stops_by_itself_and_writes_its_results(tiny_run, tmp_path):
     output = tmp_path / "serve.json"
     result = subprocess.run([sys.executable, "bench/serve.py", "--model", str(tiny_run), "--duration", "0.3",
-                             "--max-requests", "50", "--comments", str(SAMPLE), "--modes", "on", "--output", str(output)],
+                             "--max-requests", "50", "--comments", str(SAMPLE), "--modes", "on", "--ceiling-seconds", "0",
+                             "--output", str(output)],
                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
     (mode,) = json.loads(output.read_text(encoding="utf-8"))["modes"]

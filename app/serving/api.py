@@ -318,7 +318,7 @@ def model_info(classifier: "Classifier") -> dict:
         "max_length": run.config.vocab.max_length,
         "tokenizer": run.tokenizer.backend,
         "metrics": run.metrics,
-        "versions": {**versions, **dict(part.split("==") for part in library.split(", ") if library)},
+        "versions": {**versions, **dict(part.split("==") for part in (library or "").split(", ") if part)},
     }
 
 

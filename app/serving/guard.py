@@ -17,14 +17,16 @@ HEALTH_CHECKS = {"/healthz", "/readyz"}
 PUBLIC = HEALTH_CHECKS | {"/", "/docs", "/openapi.json", "/favicon.ico"}  # the page and the API's description
 PUBLIC_PREFIX = "/static/"  # the page's script, style and font
 UPLOAD = "/v1/predict/file"
-ROUTES = {"/", "/docs", "/openapi.json", "/healthz", "/readyz", "/metrics", "/v1/model", "/v1/predict", "/v1/explain", UPLOAD}
+POSTED = {"/v1/predict", "/v1/explain", UPLOAD}  # the routes that take a body
+ROUTES = {"/", "/docs", "/openapi.json", "/healthz", "/readyz", "/metrics", "/v1/model", *POSTED}
 
 
 class BodyTooLarge(HTTPException):
     """Raised while the body arrives: FastAPI passes HTTPExceptions through its body parsing."""
 
-    def __init__(self, limit: int, what: str) -> None:
-        super().__init__(413, f"{what} is larger than {limit:,} bytes (the server's limit)")
+    def __init__(self, path: str, limit: int) -> None:
+        super().__init__(413, f"{'the upload' if path == UPLOAD else 'the request body'} is larger than {limit:,} bytes "
+                              "(the server's limit)")
 
 
 class Guard:
@@ -64,25 +66,28 @@ class Guard:
         settings = self.service.settings
         if self.service.draining and path != "/healthz":
             return 503, "the server is shutting down; send the request to another instance or try again"
-        if settings.api_key and path not in PUBLIC and not path.startswith(PUBLIC_PREFIX):
+        # a browser's CORS preflight (OPTIONS) never carries the key
+        if settings.api_key and method != "OPTIONS" and path not in PUBLIC and not path.startswith(PUBLIC_PREFIX):
             if not _has_key(headers, settings.api_key):
                 return 401, "missing or wrong API key: send it as the X-API-Key header or Authorization: Bearer <key>"
-        if method == "POST":
+        if method == "POST" and path in POSTED:
             wanted = "multipart/form-data" if path == UPLOAD else "application/json"
             given = headers.get("content-type", "").split(";")[0].strip().lower()
             if given != wanted:
                 return 415, f"content-type must be {wanted}, not {given or 'missing'}"
-            limit = settings.max_upload_bytes if path == UPLOAD else settings.max_body_bytes
-            length = headers.get("content-length", "")
+            length, limit = headers.get("content-length", ""), self._size_limit(path)
             if length.isdigit() and int(length) > limit:
-                return 413, f"{'the upload' if path == UPLOAD else 'the request body'} is larger than {limit:,} bytes (the server's limit)"
+                return 413, BodyTooLarge(path, limit).detail
         return None
+
+    def _size_limit(self, path: str) -> int:
+        settings = self.service.settings
+        return settings.max_upload_bytes if path == UPLOAD else settings.max_body_bytes
 
     def _limited(self, receive: Callable, path: str) -> Callable[[], Awaitable[dict]]:
         """``receive``, raising BodyTooLarge once the body passes its limit (a body sent
         without a Content-Length, or with a false one)."""
-        limit = self.service.settings.max_upload_bytes if path == UPLOAD else self.service.settings.max_body_bytes
-        received = 0
+        limit, received = self._size_limit(path), 0
 
         async def limited() -> dict:
             nonlocal received
@@ -90,7 +95,7 @@ class Guard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit, "the upload" if path == UPLOAD else "the request body")
+                    raise BodyTooLarge(path, limit)
             return message
         return limited
 
