@@ -68,13 +68,35 @@ def test_invalid_bytes_stop_with_their_line_or_are_replaced_and_counted(tmp_path
     assert "replaced 2 undecodable byte(s)" in capsys.readouterr().err
 
 
-def test_nul_bytes_and_mixed_line_ends_do_not_lose_rows(tmp_path):
+def test_nul_bytes_and_mixed_line_ends_neither_lose_nor_invent_rows(tmp_path):
     nul = tmp_path / "nul.tsv"
     nul.write_bytes("id\tdocument\n1\t좋\x00아요\n2\t별로\n".encode())
     assert read_comments(open_source(nul), "document")["document"].tolist() == ["좋\x00아요", "별로"]
-    mixed = tmp_path / "mixed.txt"
+    mixed = tmp_path / "mixed.txt"  # only "\n" ends a line, with or without "\r" before it
     mixed.write_bytes("하나\r\n둘\r셋\n넷".encode())
-    assert read_comments(open_source(mixed), "document")["document"].tolist() == ["하나", "둘", "셋", "넷"]
+    assert read_comments(open_source(mixed), "document")["document"].tolist() == ["하나", "둘\r셋", "넷"]
+
+
+def test_a_lone_carriage_return_inside_a_tsv_comment_keeps_the_row_whole(tmp_path):
+    path = tmp_path / "cr.tsv"
+    path.write_bytes("id\tdocument\tlabel\r\n1\t좋다\rㅋㅋ\t1\r\n2\t별로\t0\r\n".encode())
+    frame = read_comments(open_source(path), "document")
+    assert frame.to_dict("records") == [{"id": "1", "document": "좋다\rㅋㅋ", "label": "1"},
+                                        {"id": "2", "document": "별로", "label": "0"}]
+
+
+@pytest.mark.parametrize("name", ["blank.csv", "blank.tsv"])
+def test_blank_lines_of_a_delimited_file_are_rows_as_in_a_text_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("document\n좋다\n\n\n별로\n", encoding="utf-8")
+    assert read_comments(open_source(path), "document")["document"].tolist() == ["좋다", "", "", "별로"]
+
+
+def test_a_header_naming_a_column_twice_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,document,id\n1,좋다,2\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"dup\.csv: line 1: the header names 'id' more than once; give each column its own name"):
+        read_comments(open_source(path), "document")
 
 
 def test_an_unclosed_quote_is_a_clear_error_naming_the_file(tmp_path):

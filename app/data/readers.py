@@ -174,16 +174,24 @@ def read_comments(source: Source, text_column: str, chunk_rows: int = CHUNK_ROWS
 
 
 def _text_handle(source):
+    """The source as text. A TSV or text line ends at "\n" only (a "\r" before it is
+    dropped later): a lone "\r" inside a comment must not split its row. CSV keeps
+    the csv module's rules, where a line break belongs inside quotes."""
     raw = open(source.path, "rb") if source.path else source.stream
     errors = _ReplacementCounter.name if source.errors == "replace" else "strict"
-    return io.TextIOWrapper(raw, encoding=source.encoding, errors=errors, newline=None if source.format == "txt" else "")
+    return io.TextIOWrapper(raw, encoding=source.encoding, errors=errors, newline="" if source.format == "csv" else "\n")
 
 
 def _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=False):
     # index_col=False: a row with a trailing delimiter must not turn the first column into an index
     sep, quoting = _dialect(source)
+    # skip_blank_lines=False: a blank line is a row (an empty comment), as in a .txt file
     options = dict(sep=sep, quoting=quoting, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
-                   chunksize=chunk_rows)
+                   chunksize=chunk_rows, skip_blank_lines=False)
+    if source.format == "tsv":
+        options["lineterminator"] = "\n"  # not a lone "\r"; the "\r" of a CRLF file is stripped below
+    if source.path is not None:
+        _refuse_duplicate_columns(source)
     handle = _text_handle(source)
     try:
         with warnings.catch_warnings():
@@ -192,6 +200,8 @@ def _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=Fal
             warnings.simplefilter("ignore" if extra_empty_fields_seen else "error", pd.errors.ParserWarning)
             with pd.read_csv(handle, **options) as reader:
                 for number, chunk in enumerate(reader):
+                    if source.format == "tsv":
+                        chunk = _without_carriage_returns(chunk)
                     if number == 0:  # a header-only file gives one empty chunk
                         _require_column(source, chunk.columns, text_column)
                     yield chunk
@@ -209,6 +219,30 @@ def _read_delimited(source, text_column, chunk_rows, extra_empty_fields_seen=Fal
         raise DataError(f"{source.name}: {message}") from None
     finally:
         handle.close()
+
+
+def _without_carriage_returns(chunk):
+    """A CRLF file read with "\n" as the line end leaves "\r" after the last field."""
+    last = chunk.columns[-1]
+    if isinstance(last, str) and last.endswith("\r"):
+        chunk = chunk.rename(columns={last: last[:-1]})
+        last = last[:-1]
+    if len(chunk):
+        chunk[last] = chunk[last].str.removesuffix("\r")
+    return chunk
+
+
+def _refuse_duplicate_columns(source):
+    """pandas renames a repeated column (id, id.1) and the first one would be read unnoticed."""
+    sep, quoting = _dialect(source)
+    # plain "replace": bad bytes are counted once, by the reading that follows
+    with open(source.path, encoding=source.encoding, errors="replace", newline="") as handle:
+        header = next(csv.reader(handle, delimiter=sep, quoting=quoting), [])
+    names = [name.removesuffix("\r") for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{source.name}: line 1: the header names {', '.join(map(repr, repeated))} more than once; "
+                        f"give each column its own name")
 
 
 def _dialect(source):
@@ -276,7 +310,7 @@ def _read_text(source, text_column, chunk_rows):
     lines, yielded = [], False
     with _text_handle(source) as handle:
         for line in handle:
-            lines.append(line.rstrip("\n"))
+            lines.append(line.removesuffix("\n").removesuffix("\r"))
             if len(lines) == chunk_rows:
                 yield pd.DataFrame({text_column: lines}, dtype=object)
                 lines, yielded = [], True
