@@ -40,13 +40,13 @@ TUTORIAL_MIN_COUNT = 3
 TUTORIAL_LENGTH = 30
 
 
-def read_split(train_path, test_path):
+def read_split(train_path, test_path, text_column="document", label_column="label"):
     """(texts, class indices) of the training and the test file, read as train.py reads
     them, and the class names; test labels are indexed like the training ones."""
     from app.config import DataConfig
     from app.data.readers import LabelSet, load_labeled
 
-    data = DataConfig()
+    data = DataConfig(text_column=text_column, label_column=label_column)
     (frame, _, source), (test_frame, _, test_source) = load_labeled(str(train_path), data), load_labeled(str(test_path), data)
     labels = LabelSet.fit(frame[data.label_column], source=source)
     y, y_test = labels.encode(frame[data.label_column]), labels.encode(test_frame[data.label_column])
@@ -154,10 +154,12 @@ def main(argv=None):
     parser.add_argument("--train", required=True, help="labeled training file (document, label)")
     parser.add_argument("--test", required=True, help="labeled test file")
     parser.add_argument("--output", required=True, help="where the metrics JSON goes")
+    parser.add_argument("--text-column", default="document", help="the column holding the comments (default: %(default)s)")
+    parser.add_argument("--label-column", default="label", help="the column holding the labels (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=15, help="tutorial: most epochs (default: %(default)s)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    train, test, names = read_split(args.train, args.test)
+    train, test, names = read_split(args.train, args.test, args.text_column, args.label_column)
     if args.baseline == "tfidf":
         result = train_tfidf(train, test, names)
     else:
