@@ -223,3 +223,24 @@ def test_a_missing_label_column_for_evaluate_fails_before_any_row_is_written(tin
     assert captured.out == ""  # not one prediction streamed before the error
     assert "labeled.tsv: --evaluate needs a label column 'label'; it has: document, stars (--label-column)" in captured.err
     assert run_predict(tiny_run, str(source), "--evaluate", "--label-column", "stars") == 0
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "utf-7"])
+def test_an_encoding_that_is_not_a_text_encoding_is_one_line(tiny_run, tmp_path, capsys, encoding):
+    source = tmp_path / "c.txt"
+    source.write_text("좋아요\n", encoding="utf-8")
+    assert run_predict(tiny_run, str(source), "--encoding", encoding) == 2
+    assert f"'{encoding}' is not a text encoding for comment files" in capsys.readouterr().err
+
+
+def test_workers_beyond_the_machine_and_a_run_name_too_long_are_refused_before_any_work(tiny_run, tmp_path, capsys):
+    import os
+
+    from app.cli import train
+
+    with pytest.raises(SystemExit):
+        run_predict(tiny_run, "--workers", str((os.cpu_count() or 1) + 1), "--text", "좋아요")
+    assert "the cores of this machine" in capsys.readouterr().err
+    assert train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--name", "r" * 300]) == 2
+    assert "300 bytes; at most 200 fit a directory name" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # refused before anything was trained or written

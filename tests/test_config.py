@@ -1,6 +1,7 @@
 """Config loading: the shipped configs, one-line errors that name file, key, value and
 what is allowed, ``--set`` overrides, and safe YAML loading."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,37 @@ def test_none_reads_as_null_for_a_key_that_may_be_null():
     assert config.pretrain.unlabeled is None and config.data.test is None
     with pytest.raises(ConfigError, match="model.cell = 'none' must be one of"):
         load_config(PROJECT_ROOT / "tests" / "tiny.yaml", ["model.cell=none"])  # not a key that may be null
+
+
+def test_yaml_aliases_are_refused_so_a_billion_laughs_cannot_expand(tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text('a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+                    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    "model:\n  units: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"laughs\.yaml: not valid YAML: line 2: an alias \(\*a\); write the value out"):
+        load_config(path)
+
+
+def test_nesting_thousands_deep_is_one_line_not_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("model: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"deep\.yaml: nested too deeply to be a config$"):
+        load_config(path)
+
+
+def test_an_error_quotes_a_huge_value_only_in_part(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(f"model:\n  units: \"{'x' * 100_000}\"\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert len(message) < 300 and "... (100,002 characters) must be an integer" in message
+
+
+@pytest.mark.parametrize("override, bound", [("model.units=1000000000", "[1, 4096]"),
+                                             ("vocab.max_length=1000000000", "[1, 10000]"),
+                                             ("train.seed=99999999999", "[0, 4294967295]"),
+                                             ("train.batch_size=10000000000", "[1, 1000000]")])
+def test_values_that_can_only_be_mistakes_are_refused_before_anything_loads(override, bound):
+    with pytest.raises(ConfigError, match=re.escape(f"must be in {bound}")):
+        load_config(PROJECT_ROOT / "tests" / "tiny.yaml", [override])

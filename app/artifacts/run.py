@@ -44,6 +44,7 @@ from app.text.vocab import Vocabulary
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+MAX_RUN_NAME_BYTES = 200  # file systems hold 255; the staging prefix and a -N suffix need the rest
 RUN_NAME = re.compile(r"[\w-][\w.-]*")
 REQUIRED_FILES = ["bundle.json", "model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json"]
 
@@ -221,7 +222,10 @@ def check_run_name(name: str) -> str:
 
     Returns ``name`` unchanged; raises BundleError if it is not one."""
     if not RUN_NAME.fullmatch(name):
-        raise BundleError(f"run name {name!r} must be letters, digits, '-', '_' or '.', not starting with '.'")
+        raise BundleError(f"run name {name[:80]!r} must be letters, digits, '-', '_' or '.', not starting with '.'")
+    if len(name.encode()) > MAX_RUN_NAME_BYTES:
+        raise BundleError(f"run name {name[:40]!r}... is {len(name.encode())} bytes; at most {MAX_RUN_NAME_BYTES} fit "
+                          f"a directory name (with room for the -2, -3... a taken name gets)")
     return name
 
 

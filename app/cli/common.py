@@ -149,6 +149,15 @@ def integer_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def worker_count(text: str) -> int:
+    """``--workers``: 0 (every core) up to the machine's core count; raises ArgumentTypeError."""
+    cores = os.cpu_count() or 1
+    value = integer_at_least(0)(text)
+    if value > cores:
+        raise argparse.ArgumentTypeError(f"must be at most {cores}, the cores of this machine (0 = every core)")
+    return value
+
+
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
     """Add the ``--verbose`` flag (show TensorFlow's start-up messages) to ``parser``."""
     parser.add_argument("--verbose", action="store_true",

@@ -24,6 +24,7 @@ from app.cli.common import (
     integer_at_least,
     prepare_process,
     run_command,
+    worker_count,
 )
 from app.errors import DataError
 
@@ -64,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
     parser.add_argument("--batch-size", type=integer_at_least(1), default=1024, help="comments per model call (default: %(default)s)")
-    parser.add_argument("--workers", type=integer_at_least(0), default=0, help="tokenizer processes (default: every core)")
+    parser.add_argument("--workers", type=worker_count, default=0, help="tokenizer processes (default: every core)")
     parser.add_argument("--runtime", choices=["keras", "onnx"], default="keras",
                         help="score with model.keras (keras, default) or with the run's ONNX export in onnxruntime, "
                         "without TensorFlow (onnx; python -m app.export --format onnx writes it)")

@@ -32,7 +32,9 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
     if not path.is_absolute() and not path.exists() and (paths.project_root() / path).exists():
         path = paths.project_root() / path
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ConfigLoader)
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as error:  # a directory, no permission...
@@ -51,6 +53,26 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
         _set_dotted(raw, key, value, source=f"--set {override}")
         sources[key] = f"--set {override}"
     return config_from_dict(raw, source=str(path), sources=sources)
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a config never needs one, and aliases that expand
+    ("billion laughs") turn a kilobyte of YAML into gigabytes."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        """The next node; an alias (``*name``) is refused with its line."""
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.YAMLError(f"line {mark.line + 1}: an alias (*{self.peek_event().anchor}); "
+                                 f"write the value out, configs do not use YAML aliases")
+        return super().compose_node(parent, index)
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error quotes what it refuses,
+    never megabytes of it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def check_data_files(config: Config) -> None:
@@ -129,7 +151,7 @@ def _build(schema, raw, prefix, source, sources):
     where = lambda key: sources.get(key, source)
     raw = {} if raw is None else raw  # an empty section (`model:`) means its defaults
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where(prefix)}: {prefix or 'the config'} must be a mapping, got {raw!r}")
+        raise ConfigError(f"{where(prefix)}: {prefix or 'the config'} must be a mapping, got {shown(raw)}")
     fields = {f.name: f for f in dataclasses.fields(schema)}
     for name in raw:
         if name not in fields:
@@ -152,7 +174,7 @@ def _build(schema, raw, prefix, source, sources):
 def _convert(value, hint, key, metadata, source, sources):
     def fail(expected: str) -> NoReturn:
         """Raise a ConfigError: the key's value must be ``expected``."""
-        raise ConfigError(f"{source}: {key} = {value!r} must be {expected}")
+        raise ConfigError(f"{source}: {key} = {shown(value)} must be {expected}")
 
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union:  # Optional[X]

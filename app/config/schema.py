@@ -54,7 +54,7 @@ class TokenizerConfig:
     backend: str = option("mecab", choices=BACKENDS, help="the morpheme analyzer, or characters")
     stem: bool = option(False, help="okt only: 좋았어요 -> 좋다")
     norm: bool = option(False, help="okt only: ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ")
-    workers: int = option(0, low=0, help="tokenizer processes; 0 = every core")
+    workers: int = option(0, low=0, high=256, help="tokenizer processes; 0 = every core")
     cache: bool = option(True, help="cache tokens on disk, keyed by the texts and these settings")
 
     def problem(self) -> str | None:
@@ -68,9 +68,9 @@ class TokenizerConfig:
 class VocabConfig:
     """How tokens become ids: vocabulary size, rare tokens, padding and truncation."""
 
-    max_size: int = option(30000, low=3, help="tokens in the vocabulary, <pad> and <oov> included")
+    max_size: int = option(30000, low=3, high=10_000_000, help="tokens in the vocabulary, <pad> and <oov> included")
     min_count: int = option(2, low=1, help="rarer training tokens become <oov>")
-    max_length: int = option(60, low=1, help="tokens per comment after padding and truncation")
+    max_length: int = option(60, low=1, high=10_000, help="tokens per comment after padding and truncation")
     truncate: Literal["start", "end"] = option("start", help="which end of a long comment is cut")
     add_pretrained: bool = option(True, help="with pretrain: tokens with a vector join, even if no labeled comment has them")
 
@@ -82,9 +82,9 @@ class PretrainConfig:
     unlabeled: Optional[str] = option(None, help="word2vec on these unlabeled comments (a file, or nsmc:unlabeled) "
                                                  "starts the embedding; null = no pretraining")
     method: Literal["skipgram", "cbow"] = option("skipgram", help="the word2vec training method")
-    window: int = option(5, low=1, help="context words on each side")
+    window: int = option(5, low=1, high=100, help="context words on each side")
     min_count: int = option(3, low=1, help="rarer tokens get no vector")
-    epochs: int = option(5, low=1, help="word2vec passes over the comments")
+    epochs: int = option(5, low=1, high=1000, help="word2vec passes over the comments")
     max_rows: Optional[int] = option(None, low=1, help="the first N unlabeled comments, for quick runs; "
                                                        "null: data.max_rows when that is set, else all")
 
@@ -96,7 +96,7 @@ class DistillConfig:
     unlabeled: Optional[str] = option(None, help="a teacher (this model averaged with naive-Bayes n-grams) labels these "
                                                  "comments and the saved model learns from them too; null = no distillation")
     max_rows: Optional[int] = option(None, low=1, help="a random N of the unlabeled comments: shorter epochs")
-    epochs: int = option(3, low=1, help="the saved (student) model's epochs; the teacher trains for train.epochs")
+    epochs: int = option(3, low=1, high=10_000, help="the saved (student) model's epochs; the teacher trains for train.epochs")
     warm_start: bool = option(True, help="the student starts from the teacher's weights; false: afresh")
 
 
@@ -105,9 +105,9 @@ class ModelConfig:
     """The network: embedding, recurrent cell and layers, pooling and head."""
 
     cell: str = option("lstm", choices=CELLS, help="the recurrent cell")
-    embedding_dim: int = option(128, low=1, help="features of each token's embedding")
+    embedding_dim: int = option(128, low=1, high=4096, help="features of each token's embedding")
     embedding_dropout: float = option(0.0, low=0, high=1, high_open=True, help="drops whole embedding features (SpatialDropout1D)")
-    units: int = option(128, low=1, help="units of each recurrent layer (per direction)")
+    units: int = option(128, low=1, high=4096, help="units of each recurrent layer (per direction)")
     activation: Literal["tanh", "relu"] = option("tanh", help="the state activation; relu: unbounded states, "
                                                               "gradients that can explode")
     layers: int = option(1, low=1, high=8, help="stacked recurrent layers")
@@ -115,7 +115,7 @@ class ModelConfig:
     dropout: float = option(0.0, low=0, high=1, high_open=True, help="dropout on each recurrent layer's inputs")
     recurrent_dropout: float = option(0.0, low=0, high=1, high_open=True, help="dropout on the recurrent state")
     pooling: str = option("last", choices=POOLINGS, help="how the states become one vector")
-    head_units: int = option(0, low=0, help="a hidden Dense layer before the output; 0 = none")
+    head_units: int = option(0, low=0, high=4096, help="a hidden Dense layer before the output; 0 = none")
     head_dropout: float = option(0.0, low=0, high=1, high_open=True, help="dropout before the output layer")
 
 
@@ -125,7 +125,7 @@ class EarlyStoppingConfig:
 
     enabled: bool = option(True, help="stop when the monitored value stops improving, keeping the best epoch")
     monitor: Literal["val_loss", "val_accuracy"] = option("val_loss", help="what early stopping watches")
-    patience: int = option(2, low=0, help="epochs without improvement before stopping")
+    patience: int = option(2, low=0, high=1000, help="epochs without improvement before stopping")
 
 
 @dataclass
@@ -140,13 +140,13 @@ class TrainConfig:
     warmup: float = option(0.0, low=0, high=1, high_open=True, help="cosine only: the share of all steps warming up")
     clipnorm: Optional[float] = option(None, low=0, low_open=True, help="clip each weight's gradient to this norm")
     clipvalue: Optional[float] = option(None, low=0, low_open=True, help="clip each gradient value to ±this")
-    batch_size: int = option(256, low=1, help="comments per training step")
+    batch_size: int = option(256, low=1, high=1_000_000, help="comments per training step")
     bucket_by_length: bool = option(True, help="batches of similar length, cut to their longest comment: ~2x faster epochs")
-    epochs: int = option(10, low=1, help="the most epochs trained")
+    epochs: int = option(10, low=1, high=10_000, help="the most epochs trained")
     early_stopping: EarlyStoppingConfig = option(default_factory=EarlyStoppingConfig, help="early stopping")
     validation_split: float = option(0.1, low=0, high=1, low_open=True, high_open=True,
                                      help="the share of the training comments held out for validation")
-    seed: int = option(42, low=0, help="the same seed gives the same run")
+    seed: int = option(42, low=0, high=2**32 - 1, help="the same seed gives the same run (NumPy takes 0 to 2^32 - 1)")
 
     def problem(self) -> str | None:
         """A message when warmup is set without the cosine schedule, else None."""

@@ -120,9 +120,13 @@ def open_source(path: str | os.PathLike | None = None, stream: io.BufferedReader
         head, whole = stream.peek(HEAD_BYTES)[:HEAD_BYTES], False  # a pipe may hold more than it shows
     if encoding:
         try:
-            codecs.lookup(encoding)
+            codec = codecs.lookup(encoding)
         except LookupError:
             raise DataError(f"unknown encoding {encoding!r}; try utf-8, utf-8-sig, cp949, euc-kr or utf-16") from None
+        # rot13, base64, zlib... are codecs but not text encodings; UTF-7 smuggles in lone surrogates
+        if not codec._is_text_encoding or codec.name == "utf-7":
+            raise DataError(f"{encoding!r} is not a text encoding for comment files; try utf-8, utf-8-sig, cp949, "
+                            f"euc-kr or utf-16", parameter="encoding")
     encoding = encoding or detect_encoding(head, whole)
     if format == "txt" and path is not None and _has_tsv_header(head, encoding, text_column):
         format = "tsv"
