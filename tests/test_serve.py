@@ -516,6 +516,9 @@ def test_the_page_classifies_explains_and_predicts_a_file_with_the_keyboard(live
         downloaded = tmp_path / "downloaded.csv"
         download_info.value.save_as(downloaded)
         page.screenshot(path=tmp_path / "page.png", full_page=True)
+        page.goto(f"{live_server}/docs")  # Swagger UI, from the app's own files, renders every endpoint
+        page.wait_for_selector("#operations-model-predict_v1_predict_post")
+        operations = page.eval_on_selector_all(".opblock-summary-path", "paths => paths.map(path => path.textContent)")
         browser.close()
     assert shown_label == expected["label"]
     assert tokens == explained["tokens"] and gate_rows == explained["tokens"]
@@ -523,7 +526,8 @@ def test_the_page_classifies_explains_and_predicts_a_file_with_the_keyboard(live
     assert any(font["familyName"] == "NanumGothic" and font["isCustomFont"] for font in hangul_fonts), hangul_fonts
     rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8-sig"))))
     assert [row["번호"] for row in rows] == ["1", "2", "3"] and [row["status"] for row in rows] == ["ok", "empty", "ok"]
-    assert origins == {live_server.split("/")[2]}  # nothing fetched from anywhere else
+    assert {"/v1/predict", "/v1/explain", "/v1/predict/file", "/v1/model"} <= {path.replace("\u200b", "") for path in operations}
+    assert origins == {live_server.split("/")[2]}  # nothing fetched from anywhere else, the docs included
     assert (tmp_path / "page.png").stat().st_size > 30_000
 
 

@@ -19,7 +19,7 @@ class ServeSettings:
     request_timeout: float = 60.0  # seconds a request may wait for the model before a 503
     max_batch: int = 256  # comments gathered into one model call; 1 turns gathering off
     # seconds the batcher waits for more requests after the first; 0: it takes only those that queued
-    # while the model was busy, which delays no request and batched as well in bench/serve.py
+    # while the model was busy, so a lone request is never delayed (docs/serving.md has the measurements)
     batch_wait: float = 0.0
     api_key: str | None = None  # required on every endpoint but the health checks and the static page
     cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser; none by default
