@@ -3,9 +3,16 @@ Excel reads them, JSON Lines and standard output are plain UTF-8, CP949 is there
 old tools, and with --evaluate the true and the predicted labels are in one vocabulary."""
 
 import codecs
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
+from conftest import PROJECT_ROOT
 
 from app.cli import predict
 
@@ -78,3 +85,67 @@ def test_without_evaluate_the_label_column_holds_the_names(tiny_run, comments, t
     output = tmp_path / "out.csv"
     assert run_predict(tiny_run, str(comments), "-o", str(output)) == 0
     assert set(pd.read_csv(output, dtype=str)["predicted_label"]) <= {"negative", "positive"}
+
+
+def test_an_output_that_is_a_directory_fails_before_any_work(tiny_run, comments, tmp_path, capsys):
+    folder = tmp_path / "results.csv"
+    folder.mkdir()
+    assert run_predict(tiny_run, str(comments), "-o", str(folder)) == 2
+    assert "results.csv: is a directory; name the output file" in capsys.readouterr().err
+
+
+def test_an_output_in_a_read_only_folder_fails_before_any_work(tiny_run, comments, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user that may write anywhere (root)")
+        assert run_predict(tiny_run, str(comments), "-o", str(locked / "out.csv")) == 2
+        assert "cannot write in" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_file_behind(tiny_run, comments, tmp_path, capsys, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    folder = tmp_path / "out"
+    assert run_predict(tiny_run, str(comments), "-o", str(folder / "predictions.csv")) == 2
+    assert "predictions.csv: could not write the output (No space left on device)" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []  # neither the output nor its temporary file
+
+
+def test_the_temporary_file_is_new_and_unique_so_a_planted_link_is_never_followed(tiny_run, comments, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (tmp_path / ".out.csv.partial").symlink_to(victim)  # the fixed temporary name of earlier versions
+    output = tmp_path / "out.csv"
+    assert run_predict(tiny_run, str(comments), "-o", str(output)) == 0
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert len(pd.read_csv(output)) == len(COMMENTS)
+    assert output.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_sigterm_leaves_neither_the_output_nor_a_temporary_file(tiny_run, tmp_path):
+    source = tmp_path / "many.txt"
+    source.write_text("정말 재밌어요\n" * 400_000, encoding="utf-8")
+    output = tmp_path / "out" / "predictions.csv"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "predict.py"), "--model", str(tiny_run), str(source),
+                                "-o", str(output), "--workers", "1"], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not list(output.parent.glob(".*.partial")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)  # until it is writing
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert list(output.parent.iterdir()) == []

@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -156,6 +157,17 @@ def worker_count(text: str) -> int:
     if value > cores:
         raise argparse.ArgumentTypeError(f"must be at most {cores}, the cores of this machine (0 = every core)")
     return value
+
+
+def stop_on_sigterm() -> None:
+    """`kill` (SIGTERM) stops a tool the way Ctrl-C does: KeyboardInterrupt, so every
+    file being written is removed, not left half-written, and a training keeps its
+    epoch checkpoint for --resume."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser) -> None:

@@ -12,10 +12,9 @@ unpacked); nothing else in kosent downloads.
 """
 
 import argparse
-import signal
 import sys
 
-from app.cli.common import configure_logging, integer_at_least, run_command
+from app.cli.common import configure_logging, integer_at_least, run_command, stop_on_sigterm
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     """Fetch or sample as the flags say, print the rows written, return the exit status."""
     args = parse_args(argv)
     configure_logging()
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` leaves no half-written file, as Ctrl-C does
+    stop_on_sigterm()
     return run_command(lambda: run(args))
 
 
@@ -56,9 +55,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.dest}/{name}: {rows:,} rows")
     return 0
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

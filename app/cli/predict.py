@@ -24,6 +24,7 @@ from app.cli.common import (
     integer_at_least,
     prepare_process,
     run_command,
+    stop_on_sigterm,
     worker_count,
 )
 from app.errors import DataError
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     """Predict, explain or compare as the flags say, and return the exit status."""
     args = parse_args(argv)
     prepare_process(args.verbose)
+    stop_on_sigterm()
     return run_command(lambda: compare(args) if args.compare else predict(args), FLAGS.get)
 
 

@@ -11,7 +11,6 @@
 import argparse
 import functools
 import json
-import signal
 import sys
 import time
 
@@ -20,6 +19,7 @@ from app.cli.common import (
     integer_at_least,
     prepare_process,
     run_command,
+    stop_on_sigterm,
 )
 
 DATA_SHORTCUTS = {  # --data NAME: the files, and the names of their labels
@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     """Train one config (or compare several) as the flags say, and return the exit status."""
     args = parse_args(argv)
     prepare_process(args.verbose)
-    # `kill` (SIGTERM) stops training the way Ctrl-C does: the epoch checkpoint stays
-    # for --resume and no half-written run is left under models/
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     overrides = data_overrides(args) + args.set  # --set comes last: it has the final word
     if args.compare:
         return run_command(lambda: compare(args, overrides), flag_for)
@@ -139,6 +137,3 @@ def compare(args: argparse.Namespace, overrides: list[str]) -> int:
     print(f"\nsaved {final}: comparison.md, comparison.csv, comparison.json, report.html and each model's run")
     return 0
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

@@ -12,7 +12,9 @@ character: those are written as ``?`` and counted.
 import codecs
 import io
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,9 +67,24 @@ def output_format(output: str | None) -> str:
 
 
 def check_output_path(output: str | None, inputs: list[str]) -> None:
-    """An output must not overwrite one of the inputs it is computed from."""
-    if output and any(Path(output).resolve() == Path(i).resolve() for i in inputs):
+    """Before any work: an output must not be an input it is computed from, nor a
+    directory, and its folder must be one this process can write in."""
+    if not output:
+        return
+    path = Path(output)
+    if any(path.resolve() == Path(i).resolve() for i in inputs):
         raise DataError(f"{output}: output would overwrite an input file; choose another output path")
+    if path.is_dir():
+        raise DataError(f"{output}: is a directory; name the output file, e.g. {path / 'predictions.csv'}")
+    folder = next((parent for parent in [path.parent, *path.parent.parents] if parent.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"{output}: cannot write in {folder} (read-only or not a folder); choose another output path")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class OutputWriter:
@@ -83,8 +100,12 @@ class OutputWriter:
         self._replaced_before = _UnwritableCounter.replaced
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.partial = self.path.with_name(f".{self.path.name}.partial")
-            self.handle = open(self.partial, "w", encoding=self.encoding, errors=_UnwritableCounter.name, newline="")
+            # created exclusively under a name of its own: two processes never share one,
+            # and a file or symlink planted beside the target is never followed
+            descriptor, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+            self.partial = Path(partial)
+            os.chmod(descriptor, 0o666 & ~_umask())  # mkstemp's 0600, made what open() would have made
+            self.handle = open(descriptor, "w", encoding=self.encoding, errors=_UnwritableCounter.name, newline="")
         elif self._explicit:  # standard output in the encoding asked for, whatever the terminal's
             self.handle = io.TextIOWrapper(sys.stdout.buffer, encoding=self.encoding, errors=_UnwritableCounter.name,
                                            newline="", write_through=True)
@@ -98,7 +119,16 @@ class OutputWriter:
         return _UnwritableCounter.replaced - self._replaced_before
 
     def write(self, frame: "pd.DataFrame") -> None:
-        """Append ``frame``'s rows; raises DataError when a CSV/TSV part's columns differ from the first's."""
+        """Append ``frame``'s rows; raises DataError when a CSV/TSV part's columns differ
+        from the first's, or when the disk is full."""
+        try:
+            self._write(frame)
+        except BrokenPipeError:  # `| head` closed the pipe: the tool ends quietly
+            raise
+        except OSError as failure:
+            raise DataError(f"{self.path or '<stdout>'}: could not write the output ({failure.strerror})") from None
+
+    def _write(self, frame: "pd.DataFrame") -> None:
         if self.format == "jsonl":
             if len(frame):  # pandas ends each record, the last included, with a newline
                 frame.to_json(self.handle, orient="records", lines=True, force_ascii=False)
@@ -114,10 +144,14 @@ class OutputWriter:
 
     def __exit__(self, kind, error, trace):
         if self.path:
-            self.handle.close()
-            if kind is None:
-                self.partial.replace(self.path)
-            else:
+            try:
+                self.handle.close()
+                if kind is None:
+                    self.partial.replace(self.path)
+            except OSError as failure:  # a full disk, found when the last bytes are flushed
+                self.partial.unlink(missing_ok=True)
+                raise DataError(f"{self.path}: could not write the output ({failure.strerror})") from None
+            if kind is not None:
                 self.partial.unlink(missing_ok=True)
         elif self._explicit:
             self.handle.detach()  # flushed; sys.stdout stays open
