@@ -4,7 +4,8 @@
 2. the requests in flight finish (up to the request timeout);
 3. uvicorn closes its sockets and the process exits 0.
 
-A second signal stops at once.
+A second signal stops at once, cutting what is still in flight (the process then ends
+by that signal, as uvicorn does).
 """
 
 import logging
@@ -35,6 +36,7 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: object) -> None:
         """The first signal starts the drain; a second one is uvicorn's own (stop now)."""
         if self.service.draining:
+            self.force_exit = True  # uvicorn then waits for no connection
             super().handle_exit(sig, frame)
             return
         log.info(f"draining: {self.service.in_flight} request(s) in flight; new ones get 503")
@@ -58,7 +60,7 @@ def serve(load: Callable[[], "Classifier"], settings: ServeSettings, host: str =
     app = create_app(load, settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             timeout_graceful_shutdown=int(settings.request_timeout) + 1,
-                            limit_concurrency=None, server_header=False, workers=1)
+                            server_header=False)  # no "server: uvicorn" header telling what runs here
     server = DrainingServer(config, app.state.service)
     log.info(f"serving on http://{host}:{port} (the page at /, the API at /docs); pid {os.getpid()}")
     server.run()
