@@ -23,6 +23,15 @@ def copy_run(tiny_run, tmp_path):
     return target
 
 
+def rehash(run):
+    """Record the edited files' SHA-256 in bundle.json, as an attacker can: the checks
+    behind the checksums must hold on their own."""
+    info = json.loads((run / "bundle.json").read_text(encoding="utf-8"))
+    info["file_sha256"] = {name: _sha256(run / name) for name in info["file_sha256"]}
+    info["model_sha256"] = info["file_sha256"]["model.keras"]
+    (run / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
+
+
 def test_a_saved_run_holds_everything_predict_needs(tiny_run):
     names = {p.name for p in tiny_run.iterdir()}
     assert {"model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json", "metrics.json",
@@ -89,11 +98,25 @@ def test_a_truncated_model_file_is_refused_by_its_checksum(tiny_run, tmp_path):
         SavedRun.load(run)
 
 
+@pytest.mark.parametrize("name", ["labels.json", "tokenizer.json", "config.yaml", "vocab.txt"])
+def test_every_file_prediction_reads_is_checked_against_its_sha256(tiny_run, tmp_path, name):
+    run = copy_run(tiny_run, tmp_path)
+    if name == "labels.json":  # the worst edit: the two names swapped would invert every prediction
+        labels = json.loads((run / name).read_text(encoding="utf-8"))
+        labels["names"].reverse()
+        (run / name).write_text(json.dumps(labels), encoding="utf-8")
+    else:
+        (run / name).write_text((run / name).read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    with pytest.raises(BundleError, match=rf"{name}: SHA-256 does not match bundle.json; the file was changed or damaged"):
+        SavedRun.load(run)
+
+
 def test_a_config_edited_to_an_unknown_cell_is_refused(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     config["model"]["cell"] = "transformer"
     (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    rehash(run)
     with pytest.raises(BundleError, match="model.cell = 'transformer' must be one of simple_rnn, lstm, gru"):
         SavedRun.load(run)
 
@@ -102,6 +125,7 @@ def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused(tiny_run, tmp_p
     run = copy_run(tiny_run, tmp_path)
     lines = (run / "vocab.txt").read_text(encoding="utf-8").split("\n")
     (run / "vocab.txt").write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")
+    rehash(run)
     with pytest.raises(BundleError, match="vocab.txt has .* tokens but the model's embedding expects"):
         SavedRun.load(run)
 
@@ -109,6 +133,7 @@ def test_a_vocabulary_that_does_not_fit_the_embedding_is_refused(tiny_run, tmp_p
 def test_labels_that_do_not_fit_the_output_are_refused(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     (run / "labels.json").write_text(json.dumps({"values": ["0", "1", "2"], "names": ["a", "b", "c"]}), encoding="utf-8")
+    rehash(run)
     with pytest.raises(BundleError, match="labels.json has 3 classes but the model outputs 2"):
         SavedRun.load(run)
 
@@ -121,9 +146,7 @@ def test_a_model_with_a_lambda_layer_is_refused_and_not_executed(tiny_run, tmp_p
     x = keras.layers.Lambda(lambda t: t * 2)(x)
     outputs = keras.layers.Dense(1)(keras.layers.Flatten()(x))
     keras.Model(inputs, outputs).save(run / "model.keras")
-    info = json.loads((run / "bundle.json").read_text(encoding="utf-8"))
-    info["model_sha256"] = _sha256(run / "model.keras")  # an attacker can fix the checksum too
-    (run / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
+    rehash(run)  # an attacker can fix the checksum too
     with pytest.raises(BundleError, match="cannot be loaded safely"):
         SavedRun.load(run)
     assert not marker.exists()

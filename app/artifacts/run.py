@@ -9,7 +9,7 @@
       metrics.json     test metrics (accuracy, macro_f1, params, ...)
       params.json      the per-layer parameter table
       history.csv      loss and accuracy per epoch, grad_norm, learning_rate
-      bundle.json      format version, SHA-256 of model.keras, library versions; the
+      bundle.json      format version, SHA-256 of every file above, library versions; the
                        SHA-256 of each exported file (``exports``)
       export/          model.onnx, saved_model/, model.tflite (python -m app.export)
 
@@ -47,6 +47,7 @@ FORMAT_VERSION = 1
 MAX_RUN_NAME_BYTES = 200  # file systems hold 255; the staging prefix and a -N suffix need the rest
 RUN_NAME = re.compile(r"[\w-][\w.-]*")
 REQUIRED_FILES = ["bundle.json", "model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json"]
+VERIFIED_FILES = REQUIRED_FILES[1:]  # what prediction reads, each checked against its SHA-256 in bundle.json
 
 
 @dataclass
@@ -87,6 +88,7 @@ class SavedRun:
             _write_json(staging / "bundle.json", {
                 "format_version": FORMAT_VERSION,
                 "model_sha256": _sha256(staging / "model.keras"),
+                "file_sha256": {name: _sha256(staging / name) for name in VERIFIED_FILES},
                 "keras_version": keras.__version__,
             })
         return dataclasses.replace(self, path=directory.path)
@@ -119,8 +121,12 @@ class SavedRun:
             age = "a newer" if isinstance(version, int) and version > FORMAT_VERSION else "an older or unknown"
             raise BundleError(f"{path / 'bundle.json'}: format_version {version!r} is {age} run format than this "
                               f"version of kosent reads ({FORMAT_VERSION}); use the kosent that saved it, or retrain")
-        if _sha256(path / "model.keras") != info.get("model_sha256"):
-            raise BundleError(f"{path / 'model.keras'}: SHA-256 does not match bundle.json; the file was changed or damaged")
+        # every file prediction reads: swapping two names in labels.json would invert every
+        # prediction silently. (Runs saved before file_sha256 existed record model.keras only.)
+        recorded = info.get("file_sha256") or {"model.keras": info.get("model_sha256")}
+        for name in VERIFIED_FILES:
+            if name in recorded and _sha256(path / name) != recorded[name]:
+                raise BundleError(f"{path / name}: SHA-256 does not match bundle.json; the file was changed or damaged")
         config = read_config(path)
         settings = _read_json(path / "tokenizer.json")
         try:
