@@ -89,3 +89,29 @@ def test_settings_name_the_backend_and_library_version():
     settings = Tokenizer("okt", stem=True, norm=True).settings()
     assert settings["backend"] == "okt" and settings["stem"] and settings["norm"]
     assert settings["library"].startswith("konlpy==")
+
+
+def test_a_comment_of_a_megabyte_is_cut_before_tokenizing_and_said_so(caplog):
+    import time
+
+    from app.text.tokenizer import MAX_COMMENT_CHARS, cut_long_comment
+
+    huge = "배우들 연기가 정말 좋았어요 " * 70_000  # about a megabyte
+    tokenizer = Tokenizer("mecab", workers=1, cache=False)
+    started = time.perf_counter()
+    with caplog.at_level("WARNING"):
+        tokens, = tokenizer.tokenize([huge])
+    assert time.perf_counter() - started < 30  # whole, MeCab takes minutes
+    assert "1 comment(s) longer than 20,000 characters" in caplog.text
+    cut = cut_long_comment(huge)
+    assert len(cut) == MAX_COMMENT_CHARS + 1 and cut.startswith(huge[:100]) and cut.endswith(huge[-100:])
+    assert tokens == tokenizer.tokenize([cut])[0]  # the same rule wherever it tokenizes
+
+
+def test_a_tokenizer_that_returns_nothing_is_an_error_naming_the_comment(monkeypatch):
+    import app.text.tokenizer as tokenizer_module
+    from app.errors import DataError
+
+    monkeypatch.setitem(tokenizer_module._analyzers, ("mecab", False, False), lambda texts: [["좋"], None])
+    with pytest.raises(DataError, match=r"^comment 3: the mecab tokenizer returned nothing for it$"):
+        Tokenizer("mecab", workers=1, cache=False).tokenize(["좋아요", "", "별로"])

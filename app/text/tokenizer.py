@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app import paths
+from app.errors import DataError
 from app.logs import PROGRESS
 from app.text.backends import BACKENDS
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000  # comments per task sent to a worker
 PARALLEL_MIN = 4000  # below this, the pool's start-up costs more than it saves
+MAX_COMMENT_CHARS = 20_000  # longer comments are cut (cut_long_comment): 10x NSMC's longest tokens
 TOKEN_SEPARATOR = "\x1f"  # cache files: one comment a line, tokens split by this
 _analyzers = {}  # per process: (backend, stem, norm) -> analyze(texts) -> token lists
 # One analysis at a time in a process: a MeCab, Okt or Kiwi analyzer is not safe to call
@@ -53,13 +55,27 @@ def _clean(tokens):
     return [t for t in cleaned if t]
 
 
-def _tokenize_chunk(settings, texts):
-    """Token lists for one chunk; blank comments skip the analyzer and get none."""
+def cut_long_comment(text: str) -> str:
+    """A comment of more than MAX_COMMENT_CHARS keeps its first and its last half of
+    that, joined by a space: an analyzer's time grows faster than the length (a 1 MB
+    comment takes MeCab minutes), and whichever end vocab.truncate keeps, its tokens
+    come from the part kept. Training and prediction both cut here."""
+    if len(text) <= MAX_COMMENT_CHARS:
+        return text
+    half = MAX_COMMENT_CHARS // 2
+    return f"{text[:half]} {text[-half:]}"
+
+
+def _tokenize_chunk(settings, texts, offset=0):
+    """Token lists for one chunk (its first comment is number ``offset + 1``); blank
+    comments skip the analyzer and get none."""
     tokens = [[] for _ in texts]
     filled = [i for i, text in enumerate(texts) if text.strip()]
     with _ANALYZER_LOCK:
         found = _analyzer(*settings)([texts[i] for i in filled])
     for i, comment_tokens in zip(filled, found, strict=True):
+        if comment_tokens is None:
+            raise DataError(f"comment {offset + i + 1}: the {settings[0]} tokenizer returned nothing for it")
         tokens[i] = _clean(comment_tokens)
     return tokens
 
@@ -96,6 +112,11 @@ class Tokenizer:
         """Token lists for ``texts`` (empty comments give empty lists), in order.
         A value that is not a string counts as an empty comment."""
         texts = [text if isinstance(text, str) else "" for text in texts]
+        long = sum(len(text) > MAX_COMMENT_CHARS for text in texts)
+        if long:
+            log.warning(f"{long:,} comment(s) longer than {MAX_COMMENT_CHARS:,} characters: each keeps its first and "
+                        f"last {MAX_COMMENT_CHARS // 2:,} for the tokenizer")
+            texts = [cut_long_comment(text) for text in texts]
         start = time.perf_counter()
         cache_file = self._cache_file(texts) if self.cache else None
         tokens = _read_cache(cache_file, len(texts)) if cache_file else None
@@ -131,9 +152,10 @@ class Tokenizer:
         settings = (self.backend, self.stem, self.norm)
         if self.workers == 1 or len(texts) < PARALLEL_MIN:
             return _tokenize_chunk(settings, texts)
-        chunks = [texts[i : i + CHUNK_SIZE] for i in range(0, len(texts), CHUNK_SIZE)]
+        offsets = range(0, len(texts), CHUNK_SIZE)
+        chunks = [texts[i : i + CHUNK_SIZE] for i in offsets]
         tokens, last_report, start = [], time.perf_counter(), time.perf_counter()
-        for chunk_tokens in self._executor().map(_tokenize_chunk, repeat(settings), chunks):
+        for chunk_tokens in self._executor().map(_tokenize_chunk, repeat(settings), chunks, offsets):
             tokens.extend(chunk_tokens)
             if progress and time.perf_counter() - last_report > 5:
                 last_report = time.perf_counter()
