@@ -111,6 +111,15 @@ def test_every_file_prediction_reads_is_checked_against_its_sha256(tiny_run, tmp
         SavedRun.load(run)
 
 
+def test_a_tokenizer_other_than_the_vocabularys_is_refused(tiny_run, tmp_path):
+    run = copy_run(tiny_run, tmp_path)
+    settings = json.loads((run / "tokenizer.json").read_text(encoding="utf-8"))
+    (run / "tokenizer.json").write_text(json.dumps({**settings, "backend": "char"}), encoding="utf-8")
+    rehash(run)
+    with pytest.raises(BundleError, match=r"tokenizer.json: backend 'char' is not the 'mecab' the run's vocabulary was built with"):
+        SavedRun.load(run)
+
+
 def test_a_config_edited_to_an_unknown_cell_is_refused(tiny_run, tmp_path):
     run = copy_run(tiny_run, tmp_path)
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))

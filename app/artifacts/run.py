@@ -133,6 +133,9 @@ class SavedRun:
             tokenizer = Tokenizer(settings["backend"], settings["stem"], settings["norm"], workers=workers, cache=False)
         except (KeyError, TypeError, ValueError) as error:
             raise BundleError(f"{path / 'tokenizer.json'}: invalid tokenizer settings ({error})") from None
+        if settings["backend"] != config.tokenizer.backend:  # the vocabulary holds the other analyzer's tokens
+            raise BundleError(f"{path / 'tokenizer.json'}: backend {settings['backend']!r} is not the "
+                              f"{config.tokenizer.backend!r} the run's vocabulary was built with (config.yaml)")
         if settings.get("library") != tokenizer.settings()["library"]:
             log.warning(f"{path} was trained with {settings.get('library')}, this machine has "
                         f"{tokenizer.settings()['library']}; tokens may differ slightly")
