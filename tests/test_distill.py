@@ -120,14 +120,17 @@ def test_a_missing_unlabeled_file_for_distillation_is_one_clear_line(tmp_path, c
     status = train_py.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path),
                             "--set", "distill.unlabeled=no/such/comments.txt"])
     assert status == 2
-    assert capsys.readouterr().err.strip().splitlines() == ["error: no/such/comments.txt: file not found"]
+    assert capsys.readouterr().err.strip().splitlines() == ["error: distill.unlabeled: no/such/comments.txt: file not found"]
     assert not list(tmp_path.iterdir())
 
 
 def test_without_the_nsmc_unlabeled_file_distillation_warns_and_trains_one_model(tmp_path, monkeypatch, capsys):
     import app.paths
 
-    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "nowhere"])
+    nsmc = tmp_path / "nsmc"  # e9t's labeled files, copied by hand: the full corpus without its unlabeled part
+    nsmc.mkdir()
+    (nsmc / "ratings_train.txt").write_text("id\tdocument\tlabel\n", encoding="utf-8")
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [nsmc])
     assert train(tmp_path, "plain", "--set", "distill.unlabeled=nsmc:unlabeled") == 0
     assert "training without distillation" in capsys.readouterr().err
     metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text(encoding="utf-8"))

@@ -155,7 +155,32 @@ def test_an_interrupted_training_resumes_to_the_same_result(tmp_path, monkeypatc
     for key, values in uninterrupted.history.items():
         np.testing.assert_allclose(resumed.history[key], values, atol=1e-6, err_msg=key)
     np.testing.assert_allclose(resumed.model.predict(ids, verbose=0), uninterrupted.model.predict(ids, verbose=0), atol=1e-6)
-    assert not (tmp_path / "b").exists()  # finished: the checkpoint is gone
+    # finished, the checkpoint stays until the caller has saved the run; resumed again, it trains nothing
+    again = run(tmp_path / "b", resume=True)
+    np.testing.assert_allclose(again.model.predict(ids, verbose=0), uninterrupted.model.predict(ids, verbose=0), atol=1e-6)
+
+
+def test_a_kill_while_the_finished_run_is_saved_loses_nothing_that_resume_cannot_finish(tmp_path, monkeypatch):
+    from conftest import PROJECT_ROOT
+
+    import app.training.run as run_module
+    from app import load_config, train
+
+    config = load_config(PROJECT_ROOT / "tests" / "tiny.yaml", ["train.epochs=2", "model.units=8", "model.embedding_dim=8"])
+    save = run_module.save_run
+
+    def killed_while_saving(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "save_run", killed_while_saving)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, models_dir=tmp_path, name="saved")
+    checkpoint = run_module.checkpoint_dir(tmp_path, config)
+    assert (checkpoint / "state.json").exists() and not (tmp_path / "saved").exists()
+    monkeypatch.setattr(run_module, "save_run", save)
+    run = train(config, models_dir=tmp_path, name="saved", resume=True)
+    assert run.path == tmp_path / "saved" and (run.path / "model.keras").exists()
+    assert not checkpoint.exists()  # removed only once the run was in place
 
 
 def test_bucketed_training_takes_batches_whose_width_changes_late():

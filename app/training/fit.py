@@ -71,8 +71,9 @@ def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tu
     ``train`` and ``validation`` are (ids, labels) pairs. The training order is shuffled
     once with the seed and kept for every epoch, so a run resumed from a checkpoint
     sees exactly the batches the uninterrupted run would have. With ``checkpoint_dir``
-    every completed epoch is saved there (and removed when training ends); with
-    ``resume`` training continues from it. The history also holds ``grad_norm``,
+    every completed epoch is saved there (the caller removes it when the run is
+    saved); with ``resume`` training continues from it, or, when it holds the last
+    epoch, restores the best weights without training. The history also holds ``grad_norm``,
     the raw gradient norm after each epoch (see GradientNormLogger), and
     ``learning_rate``, the rate at each epoch's end. Labels are class indices, or
     probability targets (floats, see probability_targets) for distillation.
@@ -118,8 +119,8 @@ def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tu
         # interrupted after the last epoch's checkpoint, before training ended: do
         # what early stopping does at the end, bring the best epoch's weights back
         model.set_weights(saved_stopping["best_weights"])
-    if checkpoint_dir is not None:  # finished: nothing left to resume
-        remove_checkpoint(checkpoint_dir)
+    # the checkpoint stays: the caller removes it once the run is saved, so a kill while
+    # saving loses nothing that --resume cannot finish
     return Fitted(model, history)
 
 

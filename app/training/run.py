@@ -91,7 +91,11 @@ def train(config: Config, *, models_dir: str | os.PathLike = "models", name: str
     elif checkpoint.exists():
         log.info("note: an interrupted training of this config was found; starting over (resume continues it)")
     trained = train_model(config, prepared, checkpoint_dir=checkpoint, resume=resuming)
-    return save_run(models_dir, run_name, config, prepared, trained)
+    run = save_run(models_dir, run_name, config, prepared, trained)
+    from app.training.fit import remove_checkpoint
+
+    remove_checkpoint(checkpoint)  # only now: until the run is in place, --resume finishes it from here
+    return run
 
 
 def checkpoint_dir(models_dir: str | os.PathLike, config: Config) -> Path:
@@ -184,7 +188,7 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     from app.reporting.tables import format_parameter_table
     from app.text.vocab import Vocabulary
     from app.training import distill
-    from app.training.fit import best_epoch, fit, remove_checkpoint, set_seed
+    from app.training.fit import best_epoch, fit, set_seed
 
     train_cfg, tokens, y = config.train, prepared.tokens, prepared.y
     set_seed(train_cfg.seed)
@@ -197,7 +201,7 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     if teaching:
         log.info(f"\n=== student: {config.name or config.model.cell}, on the labeled comments and the teacher's "
               f"probabilities for {len(teaching.tokens):,} unlabeled ones")
-        teacher_checkpoint, checkpoint_dir = checkpoint_dir, distill.student_checkpoint(checkpoint_dir)
+        checkpoint_dir = distill.student_checkpoint(checkpoint_dir)
         train_cfg = dataclasses.replace(train_cfg, epochs=config.distill.epochs)
         set_seed(train_cfg.seed)  # the student starts alike whether the teacher trained now or was read back
     # Pretrained tokens may join: their vectors carry meaning even where no labeled comment does
@@ -237,8 +241,6 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     resume = resume and checkpoint_dir is not None and (Path(checkpoint_dir) / "state.json").exists()
     fitted = fit(model, (fit_ids, fit_y), (ids[val_rows], val_y), train_cfg, len(names),
                  checkpoint_dir=checkpoint_dir, resume=resume)
-    if teaching and teacher_checkpoint:  # the student is trained: the teacher's probabilities can go
-        remove_checkpoint(teacher_checkpoint)
     model, history = fitted.model, fitted.history
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history["loss"])):
