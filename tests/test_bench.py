@@ -13,7 +13,7 @@ PREDICT = {"comments": 100_000, "seconds": 13.04, "per_second": 7_670, "peak_rss
 
 def test_configs_takes_shipped_nsmc_config_names_and_names_the_choices_otherwise():
     assert configs_list("best, lstm") == ["best", "lstm"]
-    with pytest.raises(argparse.ArgumentTypeError, match="unknown config.*quick.*choose from best, gru, lstm, simple_rnn"):
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown config.*quick.*choose from best, gru, lstm, own_data, simple_rnn"):
         configs_list("best,quick")  # quick.yaml trains on the bundled sample, not NSMC
 
 
