@@ -85,22 +85,22 @@ def check_data_files(config: Config) -> None:
              "pretrain.unlabeled": config.pretrain.unlabeled, "distill.unlabeled": config.distill.unlabeled}
     from app.data.readers import first_rows, require_label_column, resolve_data_path  # pandas loads only here
 
-    missing = []
+    missing, found = [], {}
     for key, spec in named.items():
         if spec in (None, "nsmc:unlabeled"):
             continue
         try:
-            resolve_data_path(spec)
+            found[key] = resolve_data_path(spec)
         except DataError as error:
             missing.append(f"{key}: {error}")
     if len(missing) == 1:
         raise DataError(missing[0])
     if missing:
         raise DataError(f"{len(missing)} files this config names are missing: " + "; ".join(missing))
-    for spec in filter(None, (config.data.train, config.data.test)):  # a wrong column fails now, not after the imports
-        first = first_rows(spec, config.data)
+    for key in ("data.train", "data.test"):  # a wrong column fails now, not after the imports
+        first = first_rows(found[key], config.data) if key in found else None
         if first is not None:
-            require_label_column(first.columns, config.data.label_column, str(resolve_data_path(spec)))
+            require_label_column(first.columns, config.data.label_column, str(found[key]))
 
 
 def config_from_dict(raw: dict, source: str = "<config>", sources: dict | None = None) -> Config:

@@ -75,7 +75,7 @@ def _file_in(folder: Path, stem: str) -> Path | None:
 @functools.cache  # once a process
 def _say_the_sample_is_used(folders: tuple[Path, ...]) -> None:
     log.warning(f"the full NSMC is not on disk, so the bundled sample {sample_dir()} is used "
-                f"(20,000 training and 5,000 test reviews); `{FETCH_COMMAND}` gets the full corpus into {folders[0]}")
+                f"({SAMPLE_ROWS['train']:,} training and {SAMPLE_ROWS['test']:,} test reviews); `{FETCH_COMMAND}` gets the full corpus into {folders[0]}")
 
 
 # ----------------------------------------------------------------------------- fetching e9t/nsmc

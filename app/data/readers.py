@@ -410,10 +410,10 @@ def require_label_column(columns: Iterable[object], label_column: str, source: s
                         f"set data.label_column", parameter="label_column")
 
 
-def first_rows(spec: str, data_config: Any) -> pd.DataFrame | None:
-    """The first row of a labeled file named in the config (None when it has none):
-    reading it checks the format, the encoding of the file's start and the text column."""
-    source = open_source(resolve_data_path(spec), format=data_config.format, encoding=data_config.encoding,
+def first_rows(path: Path, data_config: Any) -> pd.DataFrame | None:
+    """The first row of a labeled file (None when it has none), read as the config's
+    DataConfig says: reading it checks the format, the start's encoding and the text column."""
+    source = open_source(path, format=data_config.format, encoding=data_config.encoding,
                          text_column=data_config.text_column, errors=data_config.encoding_errors)
     return next(iter_chunks(source, data_config.text_column, chunk_rows=1), None)
 
