@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +66,7 @@ class Fitted:
 
 def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
         config: "TrainConfig", num_classes: int, checkpoint_dir: str | os.PathLike | None = None,
-        resume: bool = False) -> Fitted:
+        resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = ()) -> Fitted:
     """Compile and train ``model``; early stopping restores the best epoch's weights.
 
     ``train`` and ``validation`` are (ids, labels) pairs. The training order is shuffled
@@ -77,6 +78,8 @@ def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tu
     the raw gradient norm after each epoch (see GradientNormLogger), and
     ``learning_rate``, the rate at each epoch's end. Labels are class indices, or
     probability targets (floats, see probability_targets) for distillation.
+    ``callbacks`` are the caller's own Keras callbacks (a tuner's pruning, say); they
+    see each epoch's logs, grad_norm included.
     """
     soft = np.issubdtype(train[1].dtype, np.floating)
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
@@ -104,7 +107,7 @@ def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tu
     callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size,
                                     loss_function(num_classes, soft=soft)),
                  LearningRateLogger(), keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
-                 EpochRecorder(history, checkpoint_dir, stopping)]
+                 *callbacks, EpochRecorder(history, checkpoint_dir, stopping)]
     if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
         model.fit(
             **train_data,

@@ -17,7 +17,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,13 +173,13 @@ def _read_test_set(data, labels):
 
 
 def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None = None,
-                resume: bool = False) -> Trained:
+                resume: bool = False, callbacks: Sequence = ()) -> Trained:
     """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set.
 
     With ``config.distill`` a teacher is trained first (app.training.distill) and the
     model learns from its probabilities for unlabeled comments too, starting from the
     teacher's weights with ``distill.warm_start``. Raises TrainingDiverged when the
-    loss becomes NaN/inf.
+    loss becomes NaN/inf. ``callbacks`` (Keras callbacks) watch the final model's epochs.
     """
     from app.evaluation.metrics import classification_metrics, format_metrics
     from app.modeling.losses import probability_targets
@@ -240,7 +240,7 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     # a distilling run resumed may have no epoch of this model saved yet
     resume = resume and checkpoint_dir is not None and (Path(checkpoint_dir) / "state.json").exists()
     fitted = fit(model, (fit_ids, fit_y), (ids[val_rows], val_y), train_cfg, len(names),
-                 checkpoint_dir=checkpoint_dir, resume=resume)
+                 checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks)
     model, history = fitted.model, fitted.history
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history["loss"])):

@@ -1,0 +1,1 @@
+"""Scoring comment sets on Apache Spark with a saved run (spark_predict.py)."""

@@ -1,0 +1,1 @@
+"""Hyperparameter search over the config schema with Optuna (train.py --tune)."""
