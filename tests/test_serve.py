@@ -545,3 +545,52 @@ def test_the_load_test_is_bounded_stops_by_itself_and_writes_its_results(tiny_ru
     assert all(s["errors"] == 0 and 0 < s["requests"] <= 50 for s in mode["scenarios"])  # bounded in requests
     assert mode["exit_status_after_sigterm"] == 0
     assert "| on | 32 | 1 |" in result.stdout
+
+
+# ----------------------------------------------------------------------------- scoring with onnxruntime
+
+ONNX_SERVER = """
+import json, sys
+from fastapi.testclient import TestClient
+from app.inference.classifier import Classifier
+from app.serving.api import create_app
+texts = json.loads(sys.argv[2])
+with TestClient(create_app(lambda: Classifier.load(sys.argv[1], runtime="onnx"))) as client:
+    while client.get("/readyz").status_code != 200:
+        pass
+    answers = {"predict": client.post("/v1/predict", json={"texts": texts}).json(),
+               "model": client.get("/v1/model").json(),
+               "explain": [(r.status_code, r.json()) for r in [client.post("/v1/explain", json={"text": texts[0]})]][0],
+               "font": client.get("/static/hangul.ttf").status_code}
+print(json.dumps({**answers, "tensorflow_imported": "tensorflow" in sys.modules}))
+"""
+
+
+def test_with_runtime_onnx_the_server_scores_as_keras_without_importing_tensorflow(tiny_run, classifier, tmp_path):
+    import shutil
+
+    from app.export.formats import export_run
+
+    run = shutil.copytree(tiny_run, tmp_path / "tiny")
+    export_run(run, "onnx")
+    texts = ["배우들 연기가 정말 좋았어요", LECTURE, "", "ㅋ"]
+    done = subprocess.run([sys.executable, "-c", ONNX_SERVER, str(run), json.dumps(texts)], capture_output=True,
+                          text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout)
+    assert answers["tensorflow_imported"] is False and answers["font"] == 200
+    expected = classifier.predict(texts)
+    for got, want in zip(answers["predict"]["predictions"], expected):
+        assert got["status"] == want.status and got["label"] == want.label
+        assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
+    model = answers["model"]
+    assert model["runtime"] == "onnx" and model["parameters"] == classifier.run.model.count_params()
+    status, body = answers["explain"]
+    assert status == 409 and "--runtime keras" in body["detail"]
+
+
+def test_serve_py_with_runtime_onnx_and_no_export_says_how_to_make_one(tiny_run, capsys):
+    from app.cli.serve import main
+
+    assert main(["--model", str(tiny_run), "--runtime", "onnx"]) != 0
+    assert f"python -m app.export --model {tiny_run} --format onnx" in capsys.readouterr().err

@@ -22,7 +22,7 @@ FLAGS = {  # the library's parameter -> this tool's flag, added to its errors
     "api_key": "--api-key or KOSENT_API_KEY",
     "max_texts": "--max-texts", "max_chars": "--max-chars", "max_body_bytes": "--max-body-mib",
     "max_upload_bytes": "--max-upload-mib", "request_timeout": "--request-timeout", "max_batch": "--max-batch",
-    "batch_wait": "--batch-wait-ms",
+    "batch_wait": "--batch-wait-ms", "runtime": "--runtime keras",
 }
 
 
@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default: %(default)s)")
     parser.add_argument("--batch-wait-ms", type=integer_at_least(0), default=round(DEFAULTS.batch_wait * 1000),
                         help="milliseconds the batcher waits for more requests after the first (default: %(default)s)")
+    parser.add_argument("--runtime", choices=["keras", "onnx"], default="keras",
+                        help="score with model.keras (keras, default) or with the run's ONNX export in onnxruntime, "
+                             "without TensorFlow (python -m app.export --format onnx first; /v1/explain needs keras)")
     parser.add_argument("--workers", type=integer_at_least(0), default=1,
                         help="tokenizer processes for large uploads (default: %(default)s: tokenize in the server process)")
     add_verbose_flag(parser)
@@ -84,6 +87,10 @@ def serve(args: argparse.Namespace) -> int:
     if not Path(args.model).is_dir():
         SavedRun.load(args.model)  # the BundleError naming the saved runs close to it, before TensorFlow loads
     read_config(args.model)  # a damaged run fails now, not in the background
+    if args.runtime == "onnx":
+        from app.artifacts.run import exported_files
+
+        exported_files(args.model, "onnx")  # no export yet: say so now, with the command that makes it
     settings = ServeSettings(max_texts=args.max_texts, max_chars=args.max_chars, max_body_bytes=args.max_body_mib * MiB,
                              max_upload_bytes=args.max_upload_mib * MiB, request_timeout=args.request_timeout,
                              max_batch=args.max_batch, batch_wait=args.batch_wait_ms / 1000, api_key=args.api_key,
@@ -92,7 +99,7 @@ def serve(args: argparse.Namespace) -> int:
     def load():
         from app.inference.classifier import Classifier
 
-        return Classifier.load(args.model, workers=args.workers)
+        return Classifier.load(args.model, workers=args.workers, runtime=args.runtime)
 
     serve(load, settings, args.host, args.port, "debug" if args.verbose else "warning")
     return 0

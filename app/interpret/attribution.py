@@ -161,7 +161,7 @@ class Explanation:
 def attribution_html(explanations: Iterable[Explanation], title: str) -> str:
     """A self-contained HTML page: each comment's tokens on a background green (pushed
     towards the predicted class) or red (away), the deeper the stronger."""
-    from app.reporting.html import embedded_font_css
+    from app.reporting.fonts import embedded_font_css
 
     sections = "".join(_html_section(explanation) for explanation in explanations)
     return f"""<!DOCTYPE html>

@@ -6,11 +6,13 @@ description, health checks, metrics, the web page and its offline /docs.
 Every client mistake is a JSON ``{"detail": "..."}`` with a 4xx status naming what
 was wrong: 400 a body that is not JSON, 401 a missing API key, 413 a limit passed,
 415 a wrong content type or an unknown file format, 422 a field or file that does not
-fit. The model runs in worker threads, never on the event loop.
+fit, 409 what this server's model cannot do (explain, when it scores with onnxruntime).
+The model runs in worker threads, never on the event loop.
 """
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import functools
 import io
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 OUTPUT_TYPES = {"csv": "text/csv", "tsv": "text/tab-separated-values", "jsonl": "application/x-ndjson"}
-VERSIONED = ("kosent", "tensorflow", "keras", "fastapi", "uvicorn")
+VERSIONED = ("kosent", "tensorflow", "keras", "onnxruntime", "fastapi", "uvicorn")
 _drawing = threading.Lock()  # pyplot's figure manager is shared by all threads
 
 
@@ -155,11 +157,15 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         # A response as it is: FastAPI would otherwise check it against PredictResponse again, at a cost per request
         return JSONResponse({"predictions": [dataclasses.asdict(prediction) for prediction in predictions]})
 
-    @app.post("/v1/explain", tags=["model"], response_model=ExplainResponse)
+    @app.post("/v1/explain", tags=["model"], response_model=ExplainResponse,
+              responses={409: {"description": "the server scores with onnxruntime: explaining needs --runtime keras"}})
     async def explain(body: ExplainRequest) -> dict:
         """Word attributions and the gate trace of one comment, as predict.py --explain shows them."""
         text = checked_texts([body.text], settings, "text")[0]
         classifier = service.model()
+        if classifier.runtime != "keras":
+            raise HTTPException(409, f"explanations need the Keras model; this server scores with {classifier.runtime} "
+                                     f"(serve.py --runtime keras explains)")
         return await service.in_thread(lambda: explanation_json(classifier.explain(text), body.heatmap))
 
     @app.post("/v1/predict/file", tags=["model"], response_class=FileResponse,
@@ -202,7 +208,7 @@ def _add_pages(app: FastAPI) -> None:
 
     @functools.cache
     def font() -> bytes:  # made on first use: app.reporting imports matplotlib and Keras, slow at start-up
-        from app.reporting.html import hangul_font_for_browsers
+        from app.reporting.fonts import hangul_font_for_browsers
 
         return hangul_font_for_browsers()
 
@@ -304,7 +310,10 @@ def predict_upload(classifier: "Classifier", upload: Path, name: str, output: Pa
 def model_info(classifier: "Classifier") -> dict:
     """What GET /v1/model answers (the run's name, not its path on the server)."""
     run = classifier.run
-    versions = {package: metadata.version(package) for package in VERSIONED}
+    versions = {}
+    for package in VERSIONED:  # a deployment scoring with onnxruntime may have no TensorFlow installed
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
     library = run.tokenizer.settings()["library"]
     return {
         "run": run.path.name,
@@ -313,7 +322,8 @@ def model_info(classifier: "Classifier") -> dict:
         "layers": run.config.model.layers,
         "units": run.config.model.units,
         "bidirectional": run.config.model.bidirectional,
-        "parameters": int(run.model.count_params()),
+        "parameters": sum(row["params"] for row in run.params),
+        "runtime": classifier.runtime,
         "text_column": run.config.data.text_column,
         "max_length": run.config.vocab.max_length,
         "tokenizer": run.tokenizer.backend,
