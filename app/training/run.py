@@ -63,7 +63,7 @@ class Trained:
     vocab: object
     params: list
     metrics: dict
-    test_probabilities: np.ndarray
+    test_probabilities: np.ndarray | None  # None when train_model did not score the test set
 
 
 def train(config: Config, *, models_dir: str | os.PathLike = "models", name: str | None = None,
@@ -173,8 +173,9 @@ def _read_test_set(data, labels):
 
 
 def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None = None,
-                resume: bool = False, callbacks: Sequence = ()) -> Trained:
-    """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set.
+                resume: bool = False, callbacks: Sequence = (), score_test: bool = True) -> Trained:
+    """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set
+    (unless not ``score_test``: a tuning trial's choices never see it; metrics then hold no scores).
 
     With ``config.distill`` a teacher is trained first (app.training.distill) and the
     model learns from its probabilities for unlabeled comments too, starting from the
@@ -208,10 +209,11 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     pretrained = prepared.word_vectors.tokens if prepared.word_vectors and config.vocab.add_pretrained else ()
     vocab = Vocabulary.fit([tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count, pretrained)
     length, truncate = config.vocab.max_length, config.vocab.truncate
-    ids, test_ids = vocab.encode(tokens, length, truncate), vocab.encode(prepared.test_tokens, length, truncate)
+    ids = vocab.encode(tokens, length, truncate)
     log.info(f"vocabulary: {len(vocab):,} tokens (max_size {config.vocab.max_size:,}, min_count {config.vocab.min_count})")
     coverage = {}
-    for part, part_tokens in (("train", tokens), ("test", prepared.test_tokens)):
+    parts = {"train": tokens, "test": prepared.test_tokens} if score_test else {"train": tokens}
+    for part, part_tokens in parts.items():
         coverage[part] = s = vocab.stats(part_tokens, length)
         log.info(f"  {part}: {s['covered_whole']:.1%} of comments fit whole in max_length {length} "
               f"(mean {s['mean_tokens']:.1f} tokens, 95th percentile {s['p95_tokens']:.0f}); OOV rate {s['oov_rate']:.2%}")
@@ -246,8 +248,10 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     if not all(np.isfinite(history["loss"])):
         raise TrainingDiverged(DIVERGED)
 
-    probabilities = class_probabilities(model, test_ids)
-    metrics = classification_metrics(prepared.y_test, probabilities, names)
+    probabilities, metrics = None, {}
+    if score_test:
+        probabilities = class_probabilities(model, vocab.encode(prepared.test_tokens, length, truncate))
+        metrics = classification_metrics(prepared.y_test, probabilities, names)
     epochs_run = len(history["loss"])
     metrics.update({
         "params": sum(row["params"] for row in params),
@@ -265,7 +269,8 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
         "pretrain_seconds": round(prepared.word_vectors.seconds, 2) if prepared.word_vectors else None,
         "distill": teaching.report if teaching else None,
     })
-    log.info("test set: " + format_metrics(metrics, names))
+    if score_test:
+        log.info("test set: " + format_metrics(metrics, names))
     return Trained(model, history, vocab, params, metrics, probabilities)
 
 
