@@ -9,6 +9,7 @@ one line.
 import dataclasses
 import difflib
 import math
+import os
 import typing
 from pathlib import Path
 from typing import Literal, NoReturn
@@ -28,6 +29,15 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
     project (``configs/quick.yaml`` works from anywhere). Raises ConfigError naming
     the file (or the override), key, value and what is allowed.
     """
+    path, raw = read_config_mapping(path)
+    sources = apply_overrides(raw, overrides)
+    return config_from_dict(raw, source=str(path), sources=sources)
+
+
+def read_config_mapping(path: str | os.PathLike) -> tuple[Path, dict]:
+    """(the file found, its YAML mapping, not yet validated): load_config's first step,
+    for a file with a section of its own besides the schema's (a tuning config's
+    ``search``). Raises ConfigError for a missing, unreadable or non-mapping file."""
     path = Path(path)
     if not path.is_absolute() and not path.exists() and (paths.project_root() / path).exists():
         path = paths.project_root() / path
@@ -47,12 +57,18 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (data, model, ...), got {type(raw).__name__}")
+    return path, raw
+
+
+def apply_overrides(raw: dict, overrides: typing.Sequence[str]) -> dict[str, str]:
+    """Apply ``key=value`` overrides to a config mapping in place; returns each key's
+    source (``--set key=value``) for config_from_dict's errors."""
     sources = {}
     for override in overrides:
         key, value = _parse_override(override)
-        _set_dotted(raw, key, value, source=f"--set {override}")
+        set_dotted(raw, key, value, source=f"--set {override}")
         sources[key] = f"--set {override}"
-    return config_from_dict(raw, source=str(path), sources=sources)
+    return sources
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -119,8 +135,9 @@ def _parse_override(text):
     return key.strip(), parsed
 
 
-def _set_dotted(raw, key, value, source):
-    """Put ``value`` at ``a.b.c`` in ``raw``, checking every part against the schema."""
+def set_dotted(raw: dict, key: str, value: object, source: str) -> object:
+    """Put ``value`` at ``a.b.c`` in ``raw``, checking every part against the schema;
+    returns the key's type in the schema (``int``, ``Optional[float]``...)."""
     schema, node, parts = Config, raw, key.split(".")
     for depth, part in enumerate(parts):
         prefix = ".".join(parts[:depth])
@@ -130,7 +147,7 @@ def _set_dotted(raw, key, value, source):
         hint = typing.get_type_hints(schema)[part]
         if depth == len(parts) - 1:
             node[part] = value
-            return
+            return hint
         if not dataclasses.is_dataclass(hint):
             raise ConfigError(f"{source}: {'.'.join(parts[:depth + 1])} is a value, not a section")
         node = node.setdefault(part, {})
