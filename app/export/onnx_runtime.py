@@ -24,8 +24,9 @@ class OnnxModel:
         self.vocab_size, self.classes = int(metadata["vocab_size"]), int(metadata["classes"])
 
     @classmethod
-    def load(cls, run_path: str | os.PathLike) -> "OnnxModel":
-        """The run's ONNX export, its SHA-256 checked; BundleError when it is missing or changed."""
+    def load(cls, run_path: str | os.PathLike, threads: int = 0) -> "OnnxModel":
+        """The run's ONNX export, its SHA-256 checked; BundleError when it is missing or changed.
+        ``threads``: the session's intra-op threads (0: onnxruntime's default, every core)."""
         import onnxruntime
 
         (path,) = exported_files(run_path, "onnx")
@@ -33,6 +34,7 @@ class OnnxModel:
         options.log_severity_level = 3  # errors only
         # Its threads sleep when idle instead of spinning: the tokenizer's processes need the same cores
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.intra_op_num_threads = threads
         try:
             session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own types for a bad file

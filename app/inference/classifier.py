@@ -61,34 +61,41 @@ class Classifier:
     """A saved run ready to classify comments (see the module docstring)."""
 
     def __init__(self, run: SavedRun, batch_size: int = 1024, workers: int = 0, runtime: str = "keras",
-                 exported: "OnnxModel | None" = None) -> None:
-        self.run, self.batch_size, self.workers, self.runtime = run, batch_size, workers, runtime
+                 exported: "OnnxModel | None" = None, threads: int = 0) -> None:
+        self.run, self.batch_size, self.workers, self.runtime, self.threads = run, batch_size, workers, runtime, threads
         self.exported = exported  # the ONNX model when runtime is onnx
         self._model_lock = threading.Lock()  # Keras builds its predict function on the first call
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, batch_size: int = 1024, workers: int = 0, runtime: str = "keras") -> "Classifier":
+    def load(cls, path: str | os.PathLike, *, batch_size: int = 1024, workers: int = 0, runtime: str = "keras",
+             threads: int = 0) -> "Classifier":
         """Load a run saved by train.py (safe_mode, checksum and consistency checks).
 
         ``workers``: tokenizer processes for large inputs (0: every core). ``runtime``:
         keras (model.keras) or onnx (export/model.onnx in onnxruntime, without
-        TensorFlow). Raises BundleError naming the file when the run is incomplete,
-        damaged or unsafe, or has no ONNX export for runtime onnx.
+        TensorFlow). ``threads``: the threads one model call may use (0: the runtime's
+        default, every core); for keras it is TensorFlow's, set only if TensorFlow has
+        not run yet in this process. Raises BundleError naming the file when the run is
+        incomplete, damaged or unsafe, or has no ONNX export for runtime onnx.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, not {batch_size!r}")
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        if threads < 0:
+            raise ValueError(f"threads must be an integer >= 0 (0: the runtime's default), not {threads!r}")
         if runtime == "keras":
-            return cls(SavedRun.load(path, workers=workers), batch_size, workers)
+            if threads:
+                _limit_tensorflow_threads(threads)
+            return cls(SavedRun.load(path, workers=workers), batch_size, workers, threads=threads)
         from app.export.onnx_runtime import OnnxModel
 
         run = SavedRun.load(path, workers=workers, keras_model=False)
-        exported = OnnxModel.load(run.path)
+        exported = OnnxModel.load(run.path, threads)
         if exported.vocab_size != len(run.vocab) or exported.classes != len(run.labels.names):
             raise BundleError(f"{exported.path}: takes {exported.vocab_size} token ids and gives {exported.classes} classes, "
                               f"but the run has {len(run.vocab)} tokens and {len(run.labels.names)} labels (export again)")
-        return cls(run, batch_size, workers, runtime, exported)
+        return cls(run, batch_size, workers, runtime, exported, threads)
 
     @property
     def path(self) -> Path:
@@ -101,7 +108,7 @@ class Classifier:
         return list(self.run.labels.names)
 
     def __reduce__(self) -> tuple:  # another process rebuilds it from its path, never from pickled weights
-        return _load_again, (str(self.path), self.batch_size, self.workers, self.runtime)
+        return _load_again, (str(self.path), self.batch_size, self.workers, self.runtime, self.threads)
 
     def __enter__(self) -> "Classifier":
         return self
@@ -226,8 +233,19 @@ class Classifier:
                         for row, explanation in zip(rows, found)}
 
 
-def _load_again(path: str, batch_size: int, workers: int, runtime: str = "keras") -> Classifier:
-    return Classifier.load(path, batch_size=batch_size, workers=workers, runtime=runtime)
+def _limit_tensorflow_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran in this process: its thread pools are made
+        raise ValueError(f"threads={threads}: TensorFlow has already started in this process; "
+                         f"its threads can only be set before its first use") from None
+
+
+def _load_again(path: str, batch_size: int, workers: int, runtime: str = "keras", threads: int = 0) -> Classifier:
+    return Classifier.load(path, batch_size=batch_size, workers=workers, runtime=runtime, threads=threads)
 
 
 # ----------------------------------------------------------------------------- output columns
