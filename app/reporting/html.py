@@ -2,7 +2,8 @@
 
 Figures are embedded as PNG data URIs, and the Korean font matplotlib draws with
 (NanumGothic) is embedded too, cut down to the characters the page uses, so the
-tables render Hangul even on a machine without Korean fonts.
+tables render Hangul even on a machine without Korean fonts. ``page``, ``html_table``
+and ``figure_html`` build other reports the same way (a tuning study's).
 """
 
 import base64
@@ -39,23 +40,32 @@ def write_report(summary: dict, figures: list[tuple[str, str]], directory: str |
         f"<p>{summary['test_comments']:,} test comments, scored end to end from text by every model"
         + (f" ({summary['left_out']:,} left out: some model had no prediction for them)" if summary["left_out"] else "")
         + ". The best model comes first.</p>",
-        _table(*table_cells(summary)),
+        html_table(*table_cells(summary)),
         _significance(summary),
         _parameters(summary),
         "<h2>Accuracy by comment length (tokens)</h2>",
-        _table(*length_cells(summary)),
-        *(f"<h2>{html.escape(title)}</h2>\n<img alt='{html.escape(title)}' src='{_data_uri(directory / name)}'>"
-          for title, name in figures),
+        html_table(*length_cells(summary)),
+        *(figure_html(title, directory / name) for title, name in figures),
     ])
-    page = ("<!DOCTYPE html>\n<html lang='ko'>\n<head>\n<meta charset='utf-8'>\n<title>모델 비교 report</title>\n"
-            f"<style>{embedded_font_css(body)}{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
     path = directory / "report.html"
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page("모델 비교 report", body), encoding="utf-8")
     return path
 
 
-def _table(header, body):
-    """An HTML table; numbers are right-aligned, words left-aligned."""
+def page(title: str, body: str) -> str:
+    """A whole HTML page around ``body``: the report style, and the Hangul font its text needs, embedded."""
+    return ("<!DOCTYPE html>\n<html lang='ko'>\n<head>\n<meta charset='utf-8'>\n"
+            f"<title>{html.escape(title)}</title>\n"
+            f"<style>{embedded_font_css(title + body)}{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+
+
+def figure_html(title: str, path: str | os.PathLike) -> str:
+    """A heading and the PNG at ``path``, embedded as a data URI."""
+    return f"<h2>{html.escape(title)}</h2>\n<img alt='{html.escape(title)}' src='{_data_uri(path)}'>"
+
+
+def html_table(header: list[str], body: list[list[str]]) -> str:
+    """An HTML table of text cells; numbers are right-aligned, words left-aligned."""
     rows = ["<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in header) + "</tr>"]
     rows += ["<tr>" + "".join(f"<td class='{'number' if NUMBER.fullmatch(cell) else 'text'}'>{html.escape(cell)}</td>"
                               for cell in row) + "</tr>" for row in body]
