@@ -6,6 +6,7 @@
     python train.py --data nsmc3                       # the 3-class NSMC sample
     python train.py --data my_comments.csv --set data.text_column=review --set data.label_column=rating
     python train.py --compare configs/simple_rnn.yaml configs/lstm.yaml configs/gru.yaml --seeds 3
+    python train.py --tune configs/tune.yaml --trials 30  # a hyperparameter search; --resume continues it
 """
 
 import argparse
@@ -62,12 +63,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="train these configs on the same data and compare them (instead of --config)")
     parser.add_argument("--seeds", type=integer_at_least(1), default=1,
                         help="with --compare: train each config this many times, seeds from train.seed on (default: 1)")
+    parser.add_argument("--tune", metavar="CONFIG", help="search the hyperparameters of a config with a search "
+                        "section (docs/tuning.md); the study is --models-dir/--name (default: the file's name)")
+    parser.add_argument("--trials", type=integer_at_least(1),
+                        help="with --tune: the trials the study holds when it ends (default: 30)")
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     if args.compare and args.resume:
         parser.error("--resume continues one training; it does not apply to --compare")
     if args.seeds > 1 and not args.compare:
         parser.error("--seeds needs --compare")
+    if args.tune and args.compare:
+        parser.error("--tune and --compare are two commands: give one")
+    if args.trials is not None and not args.tune:
+        parser.error("--trials needs --tune")
     return args
 
 
@@ -93,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare_process(args.verbose)
     stop_on_sigterm()
     overrides = data_overrides(args) + args.set  # --set comes last: it has the final word
+    if args.tune:
+        from app.cli.tune import tune
+
+        return run_command(lambda: tune(args, overrides), flag_for)
     if args.compare:
         return run_command(lambda: compare(args, overrides), flag_for)
     return run_command(lambda: train(args, overrides), flag_for)
