@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import optuna
+from matplotlib.ticker import MaxNLocator
 
 from app.reporting.html import figure_html, html_table, page
 from app.reporting.plots import epoch_axis, save_figure
@@ -77,7 +78,7 @@ def importance_note(ranking: dict | None) -> str:
 
 
 def trial_cells(rows: list[dict], metric: str, direction: str) -> tuple[list[str], list[list[str]]]:
-    """The trials table as text cells: complete trials best first, then pruned, failed, interrupted."""
+    """The trials table as text cells: complete trials best first (by ``metric``), then pruned, failed, interrupted."""
     keys = list(dict.fromkeys(key for row in rows for key in row["params"]))
     sign = 1 if direction == "minimize" else -1
 
@@ -85,7 +86,7 @@ def trial_cells(rows: list[dict], metric: str, direction: str) -> tuple[list[str
         value = row["value"] if row["state"] == "complete" else row["last_reported"]
         return STATE_ORDER[row["state"]], sign * value if value is not None else 0, row["trial"]
 
-    header = ["trial", "state", metric, "val_loss", "val_accuracy", "epoch kept / run", "seconds", *keys, "note"]
+    header = ["trial", "state", "val_loss", "val_accuracy", "epoch kept / run", "seconds", *keys, "note"]
     number = lambda value, fmt="{:.4f}": "-" if value is None else fmt.format(value)
     body = []
     for row in sorted(rows, key=order):
@@ -93,7 +94,7 @@ def trial_cells(rows: list[dict], metric: str, direction: str) -> tuple[list[str
         if row["state"] == "pruned" and row["last_epoch"]:
             note = f"pruned after epoch {row['last_epoch']} ({metric} {row['last_reported']:.4f})"
         epochs = f"{row['kept_epoch']} / {row['epochs']}" if row["epochs"] else "-"
-        body.append([str(row["trial"]), row["state"], number(row["value"]), number(row["val_loss"]),
+        body.append([str(row["trial"]), row["state"], number(row["val_loss"]),
                      number(row["val_accuracy"]), epochs, number(row["seconds"], "{:.1f}"),
                      *(_cell(row["params"].get(key)) for key in keys), note])
     return header, body
@@ -118,6 +119,7 @@ def plot_history(rows: list[dict], metric: str, direction: str, path: str | os.P
     best = np.minimum.accumulate(values) if direction == "minimize" else np.maximum.accumulate(values)
     axis.step([r["trial"] for r in complete], best, where="post", color="tab:red", label="best so far")
     axis.set_xlabel("trial")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel(f"{metric} (validation)")
     axis.set_title("최적화 기록 (optimisation history)")
     axis.grid(alpha=0.3)
