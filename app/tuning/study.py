@@ -85,6 +85,8 @@ def tune(tuning: TuningConfig, trials: int, *, models_dir: str | os.PathLike = "
     with _only_process(directory, resume):
         study = open_study(tuning, directory, name, resume)
         data = PreparedData()
+        if counted(study) < trials:
+            data.for_config(tuning.base)  # read and tokenized once, before the first trial
         run_trials(study, tuning, trials, data, callbacks)
         return finish(study, tuning, directory, data, command)
 
