@@ -11,6 +11,7 @@ The package, one subpackage per concern; each imports only those below it
 
     cli          train.py, predict.py and python -m app.cli.explain: arguments in, exit codes out
     serving      serve.py's HTTP service: the API, micro-batching, limits, the web page
+    tuning       train.py --tune: an Optuna study over a config's search section, resumable
     comparison   several models on one test set: scores, significance, the report
     training     train(config): prepare the data, fit with checkpoints, pretrain, distil
     inference    Classifier: a saved run loaded once, comments in, predictions out

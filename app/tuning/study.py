@@ -118,7 +118,7 @@ def open_study(tuning: TuningConfig, directory: Path, name: str, resume: bool) -
     if resume:
         study = optuna.load_study(study_name=name, storage=storage)
         _check_same_search(tuning, study.user_attrs.get("identity"), directory)
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # _trial_id: the storage's key
             storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, "the process ended during the trial")
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     else:
