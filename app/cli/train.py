@@ -7,11 +7,14 @@
     python train.py --data my_comments.csv --set data.text_column=review --set data.label_column=rating
     python train.py --compare configs/simple_rnn.yaml configs/lstm.yaml configs/gru.yaml --seeds 3
     python train.py --tune configs/tune.yaml --trials 30  # a hyperparameter search; --resume continues it
+    TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}' \
+        python train.py --distributed                  # on each worker, with its own task.index
 """
 
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 
@@ -59,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models-dir", default="models", help="where runs are saved (default: %(default)s)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted training of the same config from its last completed epoch")
+    parser.add_argument("--distributed", action="store_true",
+                        help="train on the workers TF_CONFIG lists, this process being its task "
+                             "(tf.distribute.MultiWorkerMirroredStrategy; docs/distributed.md)")
     parser.add_argument("--compare", nargs="+", metavar="CONFIG",
                         help="train these configs on the same data and compare them (instead of --config)")
     parser.add_argument("--seeds", type=integer_at_least(1), default=1,
@@ -71,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.compare and args.resume:
         parser.error("--resume continues one training; it does not apply to --compare")
+    if args.compare and args.distributed:
+        parser.error("--distributed trains one config; it does not apply to --compare")
     if args.seeds > 1 and not args.compare:
         parser.error("--seeds needs --compare")
     if args.tune and args.compare:
@@ -117,16 +125,25 @@ def train(args: argparse.Namespace, overrides: list[str]) -> int:
 
     config = load_config(args.config, overrides)
     check_data_files(config)  # before TensorFlow loads: a typo or a missing file fails in a moment
+    cluster = None
+    if args.distributed:  # so is a malformed TF_CONFIG
+        from app.training.distributed import check_distributable, read_cluster
+
+        cluster = read_cluster(os.environ.get("TF_CONFIG"))
+        check_distributable(config, cluster)
     from app.training.run import checkpoint_dir, train
 
     try:
-        run = train(config, models_dir=args.models_dir, name=args.name, resume=args.resume)
+        run = train(config, models_dir=args.models_dir, name=args.name, resume=args.resume, cluster=cluster)
     except KeyboardInterrupt:
         checkpoint = checkpoint_dir(args.models_dir, config)
         if checkpoint.exists():
             print(f"\ninterrupted: the work completed so far is kept in {checkpoint}; "
                   f"run the same command with --resume to continue", file=sys.stderr)
         raise
+    if run is None:
+        print(f"{cluster}: training done; worker 0, the chief, saves the run")
+        return 0
     print(f"try: python predict.py --model {run.path} --text \"배우들 연기가 정말 좋았어요\"")
     return 0
 

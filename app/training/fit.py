@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from app.files import AtomicDirectory
 from app.modeling.losses import accuracy_metric, loss_function
 from app.modeling.optimizers import OPTIMIZERS
 from app.text.vocab import padded_spans
+from app.training import distributed
 
 if TYPE_CHECKING:
     from app.config.schema import TrainConfig
@@ -66,7 +68,7 @@ class Fitted:
 
 def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
         config: "TrainConfig", num_classes: int, checkpoint_dir: str | os.PathLike | None = None,
-        resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = ()) -> Fitted:
+        resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = (), strategy: object = None) -> Fitted:
     """Compile and train ``model``; early stopping restores the best epoch's weights.
 
     ``train`` and ``validation`` are (ids, labels) pairs. The training order is shuffled
@@ -80,6 +82,10 @@ def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tu
     probability targets (floats, see probability_targets) for distillation.
     ``callbacks`` are the caller's own Keras callbacks (a tuner's pruning, say); they
     see each epoch's logs, grad_norm included.
+
+    With ``strategy`` (a MultiWorkerMirroredStrategy, app.training.distributed) ``model``
+    must have been built in its scope; every worker runs this with the same arguments,
+    each takes its share of every batch, and only the chief writes checkpoints.
     """
     soft = np.issubdtype(train[1].dtype, np.floating)
     order = np.random.default_rng(config.seed).permutation(len(train[1]))
@@ -88,40 +94,53 @@ def fit(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tu
         batches = LengthBatches(ids, labels, config.batch_size, seed=config.seed)
         train_data, steps_per_epoch = {"x": batches.dataset()}, len(batches.batches)
         validation = LengthBatches(*validation, config.batch_size).dataset()
+    elif strategy is not None:  # datasets, which say how the workers split them
+        train_data = {"x": tf.data.Dataset.from_tensor_slices((ids, labels)).batch(config.batch_size)}
+        validation = tf.data.Dataset.from_tensor_slices(validation).batch(config.batch_size)
+        steps_per_epoch = math.ceil(len(labels) / config.batch_size)
     else:
         train_data = {"x": ids, "y": labels, "batch_size": config.batch_size}
         steps_per_epoch = math.ceil(len(labels) / config.batch_size)
     history, first_epoch, saved_stopping = {}, 0, None
-    if resume:
-        model, history, first_epoch, saved_stopping = load_checkpoint(checkpoint_dir)
-    else:
-        model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss_function(num_classes, soft=soft),
-                      metrics=[accuracy_metric(num_classes, soft)])
-    stopping = None
-    if config.early_stopping.enabled:
-        stopping = ResumableEarlyStopping(saved_stopping, monitor=config.early_stopping.monitor,
-                                          patience=config.early_stopping.patience, restore_best_weights=True, verbose=1)
-    sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
-    # first: the gradient norm joins the logs the others record; last: the recorder,
-    # which sees early stopping's updated state
-    callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size,
-                                    loss_function(num_classes, soft=soft)),
-                 LearningRateLogger(), keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
-                 *callbacks, EpochRecorder(history, checkpoint_dir, stopping)]
-    if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
-        model.fit(
-            **train_data,
-            validation_data=validation,
-            epochs=config.epochs,
-            initial_epoch=first_epoch,
-            shuffle=False,
-            callbacks=callbacks,
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
-    elif saved_stopping and saved_stopping["best_weights"] is not None:
-        # interrupted after the last epoch's checkpoint, before training ended: do
-        # what early stopping does at the end, bring the best epoch's weights back
-        model.set_weights(saved_stopping["best_weights"])
+    with distributed.training(strategy):
+        if resume:
+            model, history, first_epoch, saved_stopping = load_checkpoint(checkpoint_dir)
+        else:
+            model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=loss_function(num_classes, soft=soft),
+                          metrics=[accuracy_metric(num_classes, soft)])
+        if strategy is not None:
+            train_data["x"], validation = distributed.sharded(train_data["x"]), distributed.sharded(validation)
+            distributed.check_agreement(strategy, {
+                "the training comments": len(labels), "the batches per epoch": steps_per_epoch,
+                "the completed epochs": first_epoch, "the model's parameters": model.count_params()})
+            distributed.prepare_model(model, strategy)
+        stopping = None
+        if config.early_stopping.enabled:
+            stopping = ResumableEarlyStopping(saved_stopping, monitor=config.early_stopping.monitor,
+                                              patience=config.early_stopping.patience, restore_best_weights=True,
+                                              verbose=1)
+        sample = max(1, GRADIENT_SAMPLE // config.batch_size) * config.batch_size  # whole batches
+        # first: the gradient norm joins the logs the others record; last: the recorder,
+        # which sees early stopping's updated state
+        callbacks = [GradientNormLogger(ids[:sample], labels[:sample], config.batch_size,
+                                        loss_function(num_classes, reduction=None, soft=soft)),
+                     LearningRateLogger(), keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else []),
+                     *callbacks, EpochRecorder(history, checkpoint_dir, stopping,
+                                               discard=strategy is not None and not strategy.extended.should_checkpoint)]
+        if first_epoch < config.epochs and not (saved_stopping and saved_stopping["stopped"]):
+            model.fit(
+                **train_data,
+                validation_data=validation,
+                epochs=config.epochs,
+                initial_epoch=first_epoch,
+                shuffle=False,
+                callbacks=callbacks,
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+        elif saved_stopping and saved_stopping["best_weights"] is not None:
+            # interrupted after the last epoch's checkpoint, before training ended: do
+            # what early stopping does at the end, bring the best epoch's weights back
+            model.set_weights(saved_stopping["best_weights"])
     # the checkpoint stays: the caller removes it once the run is saved, so a kill while
     # saving loses nothing that --resume cannot finish
     return Fitted(model, history)
@@ -195,7 +214,7 @@ class GradientNormLogger(keras.callbacks.Callback):
     Logging it does not change training: the model runs in inference mode
     (``training=False``, no dropout), the optimizer is never touched, and the dropout
     random generators are put back as they were, so later batches draw the masks a run
-    without this callback draws.
+    without this callback draws. ``loss`` gives one value per comment (``reduction=None``).
     """
 
     def __init__(self, ids, labels, batch_size, loss):
@@ -205,8 +224,16 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.batch_norm = tf.function(self._batch_norm, reduce_retracing=True)  # traced once, not every epoch
 
     def _batch_norm(self, ids, labels):
+        # under tf.distribute each worker computes it on its own replica, from the same
+        # weights and comments: every worker logs the same value, with no communication
+        strategy = tf.distribute.get_strategy()
+        return strategy.experimental_local_results(strategy.run(self._replica_norm, args=(ids, labels)))[0]
+
+    def _replica_norm(self, ids, labels):
         with tf.GradientTape() as tape:
-            loss = self.loss(labels, self.model(ids, training=False))
+            # the mean of per-comment losses: a Keras loss that reduces would divide it
+            # by the number of replicas, each replica's share of a global batch
+            loss = tf.reduce_mean(self.loss(labels, self.model(ids, training=False)))
         return tf.linalg.global_norm(tape.gradient(loss, self.model.trainable_weights))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -245,12 +272,17 @@ class EpochRecorder(keras.callbacks.Callback):
     every epoch: the model with its optimizer state, the history, early stopping's state.
 
     A checkpoint is written beside its final place and swapped in whole, so an
-    interruption during the save leaves the previous epoch's checkpoint intact.
+    interruption during the save leaves the previous epoch's checkpoint intact. With
+    ``discard`` (a worker other than the chief under tf.distribute) each checkpoint goes
+    to a temporary folder that is deleted at once: saving a model under the strategy runs
+    collective operations that every worker must join, as TensorFlow's multi-worker
+    tutorial says, but only the chief's checkpoint is kept.
     """
 
-    def __init__(self, history, directory, stopping):
+    def __init__(self, history, directory, stopping, discard=False):
         super().__init__()
         self.history, self.directory, self.stopping = history, directory and Path(directory), stopping
+        self.discard = discard
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         """Append ``logs`` to the history and, with a directory, checkpoint the epoch (unless the loss is not finite)."""
@@ -258,19 +290,26 @@ class EpochRecorder(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         if self.directory is None or not math.isfinite(float((logs or {}).get("loss", 0.0))):
             return
+        if self.discard:
+            with tempfile.TemporaryDirectory(prefix="kosent-worker-checkpoint-") as scratch:
+                self._write(epoch, Path(scratch))
+            return
         with AtomicDirectory(self.directory, mode="replace") as partial:
-            self.model.save(partial / "model.keras")
-            state = {"epochs_done": epoch + 1, "history": self.history, "early_stopping": None,
-                     "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]}
-            if self.stopping is not None:
-                best_weights = self.stopping.best_weights
-                state["early_stopping"] = {"wait": self.stopping.wait, "best": float(self.stopping.best),
-                                           "best_epoch": self.stopping.best_epoch,
-                                           "stopped": bool(self.model.stop_training),
-                                           "has_best_weights": best_weights is not None}
-                if best_weights is not None:
-                    np.savez(partial / "best_weights.npz", *best_weights)  # plain arrays, loaded without pickle
-            (partial / "state.json").write_text(json.dumps(state), encoding="utf-8")
+            self._write(epoch, partial)
+
+    def _write(self, epoch, folder):
+        self.model.save(folder / "model.keras")
+        state = {"epochs_done": epoch + 1, "history": self.history, "early_stopping": None,
+                 "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(self.model)]}
+        if self.stopping is not None:
+            best_weights = self.stopping.best_weights
+            state["early_stopping"] = {"wait": self.stopping.wait, "best": float(self.stopping.best),
+                                       "best_epoch": self.stopping.best_epoch,
+                                       "stopped": bool(self.model.stop_training),
+                                       "has_best_weights": best_weights is not None}
+            if best_weights is not None:
+                np.savez(folder / "best_weights.npz", *best_weights)  # plain arrays, loaded without pickle
+        (folder / "state.json").write_text(json.dumps(state), encoding="utf-8")
 
 
 def _seed_states(model):

@@ -30,6 +30,7 @@ from app.data.readers import LabelSet, load_labeled
 from app.data.splits import stratified_split
 from app.errors import BundleError, DataError, TrainingDiverged, TrainingFailed
 from app.text.tokenizer import Tokenizer
+from app.training import distributed
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,13 @@ class Trained:
 
 
 def train(config: Config, *, models_dir: str | os.PathLike = "models", name: str | None = None,
-          resume: bool = False) -> SavedRun:
+          resume: bool = False, cluster: distributed.Cluster | None = None) -> SavedRun | None:
     """Train ``config`` and save the run as ``models_dir/name``; returns the saved run
     (its ``path`` and test ``metrics`` among the rest).
+
+    With ``cluster`` (app.training.distributed; every worker calls this with the same
+    arguments) training runs across its workers; the chief saves the run and returns it,
+    the other workers write nothing and return None.
 
     ``name`` defaults to ``<config name or cell>-<date>-<time>``. Every epoch is
     checkpointed under ``models_dir/.checkpoints``; ``resume=True`` continues an
@@ -85,12 +90,19 @@ def train(config: Config, *, models_dir: str | os.PathLike = "models", name: str
     if resume and not resuming:
         raise BundleError(f"{checkpoint}: no interrupted training of this config to resume")
     check_data_files(config)
-    prepared = prepare_data(config)
+    strategy, chief = None, cluster is None or cluster.chief
+    if cluster is not None:
+        distributed.check_distributable(config, cluster)
+        strategy = distributed.start(cluster)  # before TensorFlow runs anything, as the strategy must be
+    prepared = prepare_data(config, test=chief)
     if resuming:
         log.info(f"resuming from the checkpoint in {checkpoint}")
     elif checkpoint.exists():
         log.info("note: an interrupted training of this config was found; starting over (resume continues it)")
-    trained = train_model(config, prepared, checkpoint_dir=checkpoint, resume=resuming)
+    trained = train_model(config, prepared, checkpoint_dir=checkpoint, resume=resuming, score_test=chief,
+                          strategy=strategy)
+    if not chief:
+        return None
     run = save_run(models_dir, run_name, config, prepared, trained)
     from app.training.fit import remove_checkpoint
 
@@ -104,8 +116,9 @@ def checkpoint_dir(models_dir: str | os.PathLike, config: Config) -> Path:
     return Path(models_dir) / ".checkpoints" / key
 
 
-def prepare_data(config: Config) -> Prepared:
-    """Read the labeled comments, hold out the test set, tokenize both parts."""
+def prepare_data(config: Config, test: bool = True) -> Prepared:
+    """Read the labeled comments, hold out the test set, tokenize both parts (the test
+    part only with ``test``: a worker that does not score it leaves its tokens empty)."""
     data, seed = config.data, config.train.seed
     frame, dropped, source = load_labeled(data.train, data)
     log.info(f"read {len(frame):,} comments from {source} (dropped {dropped['empty_text']:,} with empty text, "
@@ -130,8 +143,10 @@ def prepare_data(config: Config) -> Prepared:
     tokens = tokenizer.tokenize(texts, progress=True)
     tokenizer.log_last_run("train")
     tokenizing = dict(tokenizer.last_run)
-    test_tokens = tokenizer.tokenize(test_texts, progress=True)
-    tokenizer.log_last_run("test")
+    test_tokens = [[] for _ in test_texts]
+    if test:
+        test_tokens = tokenizer.tokenize(test_texts, progress=True)
+        tokenizer.log_last_run("test")
     word_vectors = _pretrain(config, tokenizer, tokens) if config.pretrain.unlabeled else None
     tokenizer.close()
     return Prepared(labels, texts, tokens, y, test_texts, test_tokens, y_test, tokenizer, tokenizing, word_vectors)
@@ -173,7 +188,8 @@ def _read_test_set(data, labels):
 
 
 def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None = None,
-                resume: bool = False, callbacks: Sequence = (), score_test: bool = True) -> Trained:
+                resume: bool = False, callbacks: Sequence = (), score_test: bool = True,
+                strategy: object = None) -> Trained:
     """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set
     (unless not ``score_test``: a tuning trial's choices never see it; metrics then hold no scores).
 
@@ -181,6 +197,8 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     model learns from its probabilities for unlabeled comments too, starting from the
     teacher's weights with ``distill.warm_start``. Raises TrainingDiverged when the
     loss becomes NaN/inf. ``callbacks`` (Keras callbacks) watch the final model's epochs.
+    With ``strategy`` (app.training.distributed.start) the model trains across the
+    workers, and the model returned is an ordinary one with the trained weights.
     """
     from app.evaluation.metrics import classification_metrics, format_metrics
     from app.modeling.losses import probability_targets
@@ -220,7 +238,8 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
 
     # The model, and where each layer's parameters come from
     names = prepared.labels.names
-    model = build_model(config.model, len(vocab), len(names))
+    with distributed.scope(strategy):
+        model = build_model(config.model, len(vocab), len(names))
     if teaching and config.distill.warm_start:  # the same rows and vectors built the teacher's vocabulary
         model.set_weights(teaching.weights)
         log.info("the student starts from the teacher's weights (distill.warm_start)")
@@ -242,8 +261,11 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     # a distilling run resumed may have no epoch of this model saved yet
     resume = resume and checkpoint_dir is not None and (Path(checkpoint_dir) / "state.json").exists()
     fitted = fit(model, (fit_ids, fit_y), (ids[val_rows], val_y), train_cfg, len(names),
-                 checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks)
+                 checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks, strategy=strategy)
     model, history = fitted.model, fitted.history
+    if strategy is not None:  # scored and saved outside the strategy, whose predict gathers every worker's rows
+        trained_weights, model = model.get_weights(), build_model(config.model, len(vocab), len(names))
+        model.set_weights(trained_weights)
     train_seconds = time.perf_counter() - started
     if not all(np.isfinite(history["loss"])):
         raise TrainingDiverged(DIVERGED)
