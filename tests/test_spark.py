@@ -29,17 +29,34 @@ pytestmark = pytest.mark.skipif(shutil.which("java") is None and not os.environ.
 
 @pytest.fixture(scope="module")
 def spark(request):
-    """One local[2] session for the module, its JVM starting while the tiny run trains."""
+    """One local[2] session for the module, started (JVM, first job, Python workers)
+    while the tiny run trains: Spark's start-up is most of this file's time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from app.spark.session import start_session
-
     with ThreadPoolExecutor(max_workers=1) as background:
-        starting = background.submit(start_session, "local[2]")
+        starting = background.submit(started_spark)
         request.getfixturevalue("exported_run")
         session = starting.result()
     yield session
     session.stop()
+
+
+def started_spark():
+    from app.spark.session import start_session
+
+    def import_scoring(batches):  # nested: Spark ships it by value (the workers cannot import this file)
+        import app.spark.scoring  # noqa: F401  (what a worker imports first)
+
+        yield from batches
+
+    # the JVM's quick compiler only: short jobs, and on a busy machine its optimizing compiler costs seconds
+    os.environ["PYSPARK_SUBMIT_ARGS"] = '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" pyspark-shell'
+    try:
+        session = start_session("local[2]")
+    finally:
+        del os.environ["PYSPARK_SUBMIT_ARGS"]
+    session.range(2).repartition(2).mapInPandas(import_scoring, "id long").collect()  # two workers, kept for the tests
+    return session
 
 
 @pytest.fixture(scope="module")
