@@ -74,3 +74,15 @@ def tiny_run(tmp_path_factory, tiny_config):
                    params=parameter_table(model), history=history.history)
     path = run.save(models_dir, "tiny").path
     return path
+
+
+@pytest.fixture(scope="session")
+def exported_tiny_run(tiny_run, tmp_path_factory):
+    """tiny_run, copied, with its ONNX export: predict.py --runtime onnx starts in about a
+    second instead of importing TensorFlow (for tests that must start processes)."""
+    from app.export.formats import export_run
+
+    path = tmp_path_factory.mktemp("exported") / "tiny"
+    shutil.copytree(tiny_run, path)
+    export_run(path, "onnx")
+    return path
