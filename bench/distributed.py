@@ -11,11 +11,18 @@ first run fills the token and word-vector caches the second reads. Each run's wa
 time is the command's, from start to exit; the machine's load average is recorded
 before it (other work slows these figures; the workers share this machine's cores).
 Writes bench/distributed.json and prints one line per run.
+
+    python bench/distributed.py --worker-loss [--repeats 3]
+
+instead kills worker 1 of a two-worker tests/tiny.yaml job after its first checkpoint
+and times how long worker 0 takes to notice (TensorFlow's health check) and stop with
+its one-line error; added to bench/distributed.json as "worker_loss".
 """
 
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +58,24 @@ def train(command: list[str], tf_configs: list[str | None], models: Path, name: 
             "load_before": round(load, 2)}
 
 
+def worker_loss(work: Path) -> dict:
+    """Seconds from killing worker 1 (after the first checkpoint) to worker 0's exit, and its last line."""
+    models = work / "worker-loss"
+    command = ["train.py", "--config", "tests/tiny.yaml", "--set", "train.epochs=40", "--set",
+               "train.early_stopping.enabled=false", "--models-dir", str(models), "--name", "tiny", "--distributed"]
+    workers = [subprocess.Popen([sys.executable, *command], cwd=ROOT, env=dict(os.environ, TF_CONFIG=tf_config),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for tf_config in local_tf_configs(2)]
+    while not any(not p.parent.name.startswith(".") for p in models.glob(".checkpoints/*/state.json")):
+        time.sleep(0.05)
+    workers[1].send_signal(signal.SIGKILL)
+    killed = time.perf_counter()
+    output = workers[0].communicate(timeout=600)[0]
+    workers[1].wait()
+    return {"seconds": round(time.perf_counter() - killed, 1), "exit_code": workers[0].returncode,
+            "last_line": output.strip().splitlines()[-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/lstm.yaml")
@@ -58,7 +83,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "bench" / "distributed.json"))
     parser.add_argument("--work", help="where the runs and each worker's log go (default: a temporary folder)")
+    parser.add_argument("--worker-loss", action="store_true", help="time how a worker's death stops the others")
+    parser.add_argument("--repeats", type=int, default=3, help="with --worker-loss")
     args = parser.parse_args()
+    if args.worker_loss:
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory(dir=args.work) as scratch:
+            trials = [worker_loss(Path(scratch) / str(trial)) for trial in range(args.repeats)]
+        for trial in trials:
+            print(f"worker 0 stopped {trial['seconds']} s after worker 1 was killed: {trial['last_line']}")
+        out = Path(args.out)
+        result = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+        result["worker_loss"] = {"command": "python bench/distributed.py " + " ".join(sys.argv[1:]), "trials": trials,
+                                 "load_before": round(load, 2)}
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return
     command = ["--config", args.config, "--set", f"data.max_rows={args.rows}"]
     with tempfile.TemporaryDirectory(dir=args.work) as scratch:
         models = Path(scratch)

@@ -16,12 +16,13 @@ TF_CONFIG fails before TensorFlow loads; the functions that need TensorFlow impo
 import contextlib
 import json
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import ConfigError, TrainingFailed, one_line
+from app.errors import ConfigError, TrainingFailed
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ def read_cluster(tf_config: str | None) -> Cluster:
         spec = json.loads(tf_config)
     except json.JSONDecodeError as error:
         raise ConfigError(f"TF_CONFIG: not valid JSON ({error}); expected e.g. {TF_CONFIG_EXAMPLE}") from None
-    cluster, task = _mapping(spec, "TF_CONFIG", "an object with cluster and task"), None
-    cluster = _mapping(cluster.get("cluster"), "TF_CONFIG: cluster", 'an object like {"worker": ["host1:12345", ...]}')
+    spec = _mapping(spec, "TF_CONFIG", "an object with cluster and task")
+    cluster = _mapping(spec.get("cluster"), "TF_CONFIG: cluster", 'an object like {"worker": ["host1:12345", ...]}')
     task = _mapping(spec.get("task"), "TF_CONFIG: task", 'an object like {"type": "worker", "index": 0}')
     others = sorted(set(cluster) - {"worker"})
     if others:
@@ -144,8 +145,12 @@ def training(strategy: Any) -> Iterator[None]:
         with strategy.scope():
             yield
     except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.DeadlineExceededError) as error:
-        raise TrainingFailed(f"a worker of the cluster stopped ({one_line(error)[:200]}); start every worker again "
-                             "with --resume to continue from the last completed epoch") from None
+        # the message names tasks (this one's device among them); the others are the ones gone
+        named = {int(task) for task in re.findall(r"/job:worker/(?:replica:\d+/)?task:(\d+)", str(error))}
+        gone = sorted(named - {strategy.cluster_resolver.task_id})
+        who = f"worker {', '.join(map(str, gone))}" if gone else "a worker"
+        raise TrainingFailed(f"{who} of the cluster stopped; start every worker again with --resume to continue "
+                             "from the last completed epoch") from None
 
 
 def sharded(dataset: Any) -> Any:
