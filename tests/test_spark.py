@@ -35,7 +35,7 @@ def spark(request):
 
     with ThreadPoolExecutor(max_workers=1) as background:
         starting = background.submit(started_spark)
-        request.getfixturevalue("exported_run")
+        request.getfixturevalue("exported_tiny_run")
         session = starting.result()
     yield session
     session.stop()
@@ -57,17 +57,6 @@ def started_spark():
         del os.environ["PYSPARK_SUBMIT_ARGS"]
     session.range(2).repartition(2).mapInPandas(import_scoring, "id long").collect()  # two workers, kept for the tests
     return session
-
-
-@pytest.fixture(scope="module")
-def exported_run(tiny_run, tmp_path_factory):
-    """The session's tiny run, copied, with an ONNX export (the runtime spark_predict prefers)."""
-    from app.export.formats import export_run
-
-    path = tmp_path_factory.mktemp("spark-models") / "tiny"
-    shutil.copytree(tiny_run, path)
-    export_run(path, "onnx")
-    return path
 
 
 def predict_py(*args):
@@ -97,7 +86,7 @@ def assert_same_predictions(spark_rows, expected, key, labels=("negative", "posi
         assert np.nanmax(np.abs(found - wanted)) <= 1e-6, column
 
 
-def test_the_sample_and_nsmc_rows_get_predict_pys_rows_and_probabilities(spark, exported_run, tmp_path):
+def test_the_sample_and_nsmc_rows_get_predict_pys_rows_and_probabilities(spark, exported_tiny_run, tmp_path):
     from app.spark.job import score_files
 
     sample = pd.read_csv(SAMPLE, sep="\t", dtype=str, keep_default_na=False)
@@ -108,9 +97,9 @@ def test_the_sample_and_nsmc_rows_get_predict_pys_rows_and_probabilities(spark, 
     source = tmp_path / "comments.tsv"
     comments.to_csv(source, sep="\t", index=False, quoting=3)
 
-    summary = score_files(spark, str(exported_run), [str(source)], str(tmp_path / "predictions.parquet"))
+    summary = score_files(spark, str(exported_tiny_run), [str(source)], str(tmp_path / "predictions.parquet"))
 
-    expected = predict_py("--model", str(exported_run), "--runtime", "onnx", str(source), tmp_path / "predict.csv")
+    expected = predict_py("--model", str(exported_tiny_run), "--runtime", "onnx", str(source), tmp_path / "predict.csv")
     found = read_output(tmp_path / "predictions.parquet")
     assert summary.runtime == "onnx" and summary.rows == len(comments) == len(found)
     assert list(found.columns) == list(expected.columns)  # id, document, label, predicted_label, ..., status
@@ -122,7 +111,7 @@ def test_the_sample_and_nsmc_rows_get_predict_pys_rows_and_probabilities(spark, 
     assert {"empty", "no_known_tokens"} <= set(summary.status_counts)
 
 
-def test_null_missing_malformed_and_non_text_comments_keep_their_rows_and_an_id_is_added(spark, exported_run, tmp_path):
+def test_null_missing_malformed_and_non_text_comments_keep_their_rows_and_an_id_is_added(spark, exported_tiny_run, tmp_path):
     """JSON Lines without an id, into CSV: every line comes back with predict.py's status
     (missing_text, malformed_record) or prediction (a number is scored as its digits)."""
     from app.spark.job import score_files
@@ -134,9 +123,9 @@ def test_null_missing_malformed_and_non_text_comments_keep_their_rows_and_an_id_
     source = tmp_path / "comments.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    summary = score_files(spark, str(exported_run), [str(source)], str(tmp_path / "predictions.csv"))
+    summary = score_files(spark, str(exported_tiny_run), [str(source)], str(tmp_path / "predictions.csv"))
 
-    expected = predict_py("--model", str(exported_run), "--runtime", "onnx", str(source), tmp_path / "predict.csv")
+    expected = predict_py("--model", str(exported_tiny_run), "--runtime", "onnx", str(source), tmp_path / "predict.csv")
     found = read_output(tmp_path / "predictions.csv")
     found = found.sort_values("id", key=lambda ids: ids.astype(int))  # one partition: the ids count the lines
     assert summary.rows == len(lines) == len(found) == len(expected)
@@ -147,37 +136,51 @@ def test_null_missing_malformed_and_non_text_comments_keep_their_rows_and_an_id_
     assert_same_predictions(found, expected, "position")
 
 
-def test_a_missing_text_column_is_one_clear_error_and_writes_nothing(spark, exported_run, tmp_path):
+def test_a_missing_text_column_is_one_clear_error_and_writes_nothing(spark, exported_tiny_run, tmp_path):
     from app.spark.job import score_files
 
     source = tmp_path / "reviews.csv"
     source.write_text("id,review\n1,좋아요\n", encoding="utf-8")
     output = tmp_path / "predictions.parquet"
     with pytest.raises(DataError, match=r"reviews\.csv: no column 'document' \(it has: id, review\); name the column"):
-        score_files(spark, str(exported_run), [str(source)], str(output))
+        score_files(spark, str(exported_tiny_run), [str(source)], str(output))
     assert not output.exists() and [path.name for path in tmp_path.iterdir()] == ["reviews.csv"]
     with pytest.raises(DataError, match=r"output would overwrite an input"):
-        score_files(spark, str(exported_run), [str(source)], str(source), text_column="review")
+        score_files(spark, str(exported_tiny_run), [str(source)], str(source), text_column="review")
 
 
-def test_a_worker_loads_the_classifier_once_and_checks_the_archive_it_unpacked(spark, exported_run):
+def test_an_executor_refuses_a_model_archive_that_is_not_the_run_the_driver_checked(spark, exported_tiny_run, tmp_path,
+                                                                                      monkeypatch):
+    import dataclasses
+
+    from app.spark import job
+
+    shipped = job.ship_model(spark, str(exported_tiny_run))
+    monkeypatch.setattr(job, "ship_model", lambda *_: dataclasses.replace(shipped, bundle_sha256="0" * 64))
+    output = tmp_path / "predictions.parquet"
+    with pytest.raises(BundleError, match=r"^on a Spark worker: .*bundle\.json: SHA-256 \w+\.\.\. on this executor, not the 0000"):
+        job.score_files(spark, str(exported_tiny_run), [str(SAMPLE)], str(output))
+    assert not output.exists() and list(tmp_path.iterdir()) == []  # nor its hidden folder
+
+
+def test_a_worker_loads_the_classifier_once_and_checks_the_archive_it_unpacked(spark, exported_tiny_run):
     """The driver unpacks the model archive too, so a worker's steps can be run here."""
     from app.spark.model_archive import locate_model, ship_model
     from app.spark.scoring import ScoringSettings, worker_classifier
 
-    shipped = ship_model(spark, str(exported_run))
-    assert ship_model(spark, str(exported_run)) is shipped  # added to the application once
+    shipped = ship_model(spark, str(exported_tiny_run))
+    assert ship_model(spark, str(exported_tiny_run)) is shipped  # added to the application once
     settings = ScoringSettings(shipped.name, shipped.bundle_sha256, "onnx", 1024, 1)
     assert worker_classifier(settings) is worker_classifier(settings)
     with pytest.raises(BundleError, match=r"bundle\.json: SHA-256 .* not the 000000"):
         locate_model(shipped.name, "0" * 64)
 
 
-def test_the_onnx_export_is_scored_where_the_run_has_one_and_keras_otherwise(spark, tiny_run, exported_run):
+def test_the_onnx_export_is_scored_where_the_run_has_one_and_keras_otherwise(spark, tiny_run, exported_tiny_run):
     from app.spark.model_archive import ship_model
     from app.spark.scoring import ScoringSettings, resolve_runtime, worker_classifier
 
-    plain, exported = ship_model(spark, str(tiny_run)), ship_model(spark, str(exported_run))
+    plain, exported = ship_model(spark, str(tiny_run)), ship_model(spark, str(exported_tiny_run))
     assert (resolve_runtime(exported, None), resolve_runtime(plain, None), resolve_runtime(exported, "keras")) == \
         ("onnx", "keras", "keras")
     with pytest.raises(BundleError, match="no ONNX export"):

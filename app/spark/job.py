@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from app.errors import DataError
+from app.errors import BundleError, DataError
 from app.inference.classifier import EMPTY, NO_KNOWN_TOKENS, OK
 from app.spark.model_archive import ship_model
 from app.spark.scoring import MALFORMED_RECORD, MISSING_TEXT, resolve_runtime, score
@@ -83,6 +83,12 @@ def score_files(spark: "SparkSession", model: str, inputs: list[str], output: st
         if total != expected:
             raise RowsLost(f"{output}: the input has {expected:,} rows but {total:,} were written; nothing was published")
         written.rename_to(target)
+    except BaseException as error:  # Ctrl-C, SIGTERM, a failed task: stop writing before the folder is removed
+        spark.sparkContext.cancelAllJobs()
+        found = _raised_on_a_worker(error)
+        if found is None:
+            raise
+        raise found from None
     finally:
         staging.delete()  # what is left of it after a failure or an interruption
     return ScoringSummary(expected, status_counts, time.perf_counter() - started, output, output_format,
@@ -104,6 +110,17 @@ def read_comments(spark: "SparkSession", inputs: list[str], format: str, text_co
     if format in ("csv", "tsv"):  # Spark reads an empty field as null: an empty comment, as predict.py reads it
         frame = frame.fillna("", subset=[text_column])
     return frame
+
+
+def _raised_on_a_worker(error):
+    """The library's BundleError or DataError that a Python worker raised (Spark wraps it
+    in its traceback), as a one-line error of the same kind; None for anything else."""
+    kinds = {"app.errors.BundleError": BundleError, "app.errors.DataError": DataError}
+    for line in reversed(str(error).splitlines()):
+        kind, _, message = line.partition(": ")
+        if kind in kinds:
+            return kinds[kind](f"on a Spark worker: {message}")
+    return None
 
 
 def _count_by_status(frame, status_column):
