@@ -77,8 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.compare and args.resume:
         parser.error("--resume continues one training; it does not apply to --compare")
-    if args.compare and args.distributed:
-        parser.error("--distributed trains one config; it does not apply to --compare")
+    if args.distributed and (args.compare or args.tune):
+        parser.error(f"--distributed trains one config; it does not apply to {'--compare' if args.compare else '--tune'}")
     if args.seeds > 1 and not args.compare:
         parser.error("--seeds needs --compare")
     if args.tune and args.compare:
