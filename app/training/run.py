@@ -87,13 +87,14 @@ def train(config: Config, *, models_dir: str | os.PathLike = "models", name: str
     run_name = check_run_name(name or f"{config.name or config.model.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
     checkpoint = checkpoint_dir(models_dir, config)
     resuming = resume and checkpoint.is_dir()  # an epoch's checkpoint, or a distilling teacher's labels
-    if resume and not resuming:
-        raise BundleError(f"{checkpoint}: no interrupted training of this config to resume")
     check_data_files(config)
     strategy, chief = None, cluster is None or cluster.chief
     if cluster is not None:
         distributed.check_distributable(config, cluster)
         strategy = distributed.start(cluster)  # before TensorFlow runs anything, as the strategy must be
+        distributed.check_agreement(strategy, {"finding a checkpoint to resume (1: found)": int(resuming)})
+    if resume and not resuming:
+        raise BundleError(f"{checkpoint}: no interrupted training of this config to resume")
     prepared = prepare_data(config, test=chief)
     if resuming:
         log.info(f"resuming from the checkpoint in {checkpoint}")
