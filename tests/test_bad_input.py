@@ -244,3 +244,169 @@ def test_workers_beyond_the_machine_and_a_run_name_too_long_are_refused_before_a
     assert train.main(["--config", "tests/tiny.yaml", "--models-dir", str(tmp_path), "--name", "r" * 300]) == 2
     assert "300 bytes; at most 200 fit a directory name" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # refused before anything was trained or written
+
+
+# ----------------------------------------------------------------------------- records that cannot be read
+
+BAD_RECORDS = [  # (line, what predict writes for it)
+    ('{"id": 1, "document": "정말 재밌어요"}', "ok"),
+    ('{"id": 2, "text": "다른 열 이름"}', "missing_text"),
+    ('{"id": 3, "document": null}', "missing_text"),
+    ('{"id": 4, "document": ["목록"]}', "malformed_record"),
+    ('{"id": 5, "document": "잘린 줄', "malformed_record"),
+    ('["객체가", "아님"]', "malformed_record"),
+    ("[" * 100_000, "malformed_record"),  # nesting deeper than Python's recursion limit
+    ('{"id": 8, "document": "최악이다"}', "ok"),
+]
+
+
+def test_a_json_lines_record_that_cannot_be_read_keeps_its_place_with_a_status(tiny_run, tmp_path, capsys):
+    source = tmp_path / "export.jsonl"
+    source.write_text("".join(line + "\n" for line, _ in BAD_RECORDS), encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    assert run_predict(tiny_run, str(source), "-o", str(output)) == 0
+    result = pd.read_json(output, lines=True, dtype=False)
+    assert result["status"].tolist() == [status for _, status in BAD_RECORDS]
+    assert result["id"].tolist()[:4] == [1, 2, 3, 4]  # a record missing its text keeps its other fields
+    assert result.loc[result["status"] != "ok", "label"].isna().all()
+    assert "export.jsonl: 6 record(s) could not be read and keep their place with a status (malformed_record 4, " \
+           "missing_text 2); the first: line 2: no key 'document' (it has: id, text)" in capsys.readouterr().err
+
+
+def test_strict_stops_at_the_first_record_that_cannot_be_read_with_one_line(tiny_run, tmp_path, capsys):
+    source = tmp_path / "export.jsonl"
+    source.write_text("".join(line + "\n" for line, _ in BAD_RECORDS), encoding="utf-8")
+    assert run_predict(tiny_run, str(source), "--strict", "-o", str(tmp_path / "out.jsonl")) == 2
+    assert capsys.readouterr().err.strip() == f"error: {source}: line 2: no key 'document' (it has: id, text)"
+    assert not list(tmp_path.glob("out.jsonl*")) and not list(tmp_path.glob(".out.jsonl*"))
+
+
+@pytest.mark.parametrize("name, sep", [("rows.tsv", "\t"), ("rows.csv", ",")])
+def test_a_row_with_more_fields_than_the_header_keeps_its_place_with_a_status(tmp_path, name, sep):
+    from app.data.readers import iter_chunks, split_read_status
+
+    rows = [f"{n}{sep}리뷰 {n}{sep}{n % 2}" for n in range(12)]
+    rows[4] += f"{sep}탭 때문에 넘친 칸"
+    rows[9] += f"{sep}또{sep}넘침"
+    path = tmp_path / name
+    path.write_text(f"id{sep}document{sep}label\n" + "".join(row + "\n" for row in rows), encoding="utf-8")
+    chunks = [split_read_status(chunk) for chunk in iter_chunks(open_source(path), "document", chunk_rows=3)]
+    frame = pd.concat([chunk for chunk, _ in chunks], ignore_index=True)
+    status = [status for _, statuses in chunks for status in statuses]
+    assert status == ["malformed_record" if n in (4, 9) else "" for n in range(12)]
+    assert frame["id"].tolist() == [str(n) if n not in (4, 9) else "" for n in range(12)]
+    with pytest.raises(DataError, match=rf"{name}: Expected 3 fields in line 6, saw 4"):
+        read_comments(open_source(path, strict=True), "document")
+
+
+# ----------------------------------------------------------------------------- reading in bounded memory
+
+def test_a_line_longer_than_the_limit_stops_reading_with_its_number_in_every_format(tmp_path, monkeypatch):
+    import io
+
+    from app.data import readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1000)
+    long = "가" * 400  # 1,200 bytes
+    files = {"c.txt": f"짧다\n{long}\n", "c.tsv": f"document\n짧다\n{long}\n", "c.csv": f'document\n짧다\n"{long}"\n',
+             "c.jsonl": f'{{"document": "짧다"}}\n{{"document": "{long}"}}\n'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        line = 2 if name in ("c.txt", "c.jsonl") else 3
+        with pytest.raises(DataError, match=rf"{name}: line {line} is longer than 1,000 bytes"):
+            read_comments(open_source(tmp_path / name), "document")
+    stream = io.BufferedReader(io.BytesIO(b"\0" * 5000))  # /dev/zero through a pipe
+    with pytest.raises(DataError, match=r"<stdin>: line 1 is longer than 1,000 bytes"):
+        read_comments(open_source(stream=stream), "document")
+
+
+def test_a_device_is_refused_and_a_fifo_is_read_once_as_it_is_written(tmp_path):
+    import os
+    import threading
+
+    with pytest.raises(DataError, match=r"/dev/zero: is a device or special file, not a comment file"):
+        open_source("/dev/zero", format="txt")
+    fifo = tmp_path / "comments.tsv"
+    os.mkfifo(fifo)
+    lines = ["id\tdocument", *(f"{n}\t댓글 {n}" for n in range(20_000))]
+    writer = threading.Thread(target=lambda: fifo.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    writer.start()
+    source = open_source(fifo)
+    assert not source.rereadable
+    frame = read_comments(source, "document")
+    writer.join(timeout=10)
+    assert frame["id"].tolist() == [str(n) for n in range(20_000)]  # the head looked at to detect it is not lost
+
+
+def test_a_bad_byte_far_into_a_large_file_is_found_without_holding_the_file(tmp_path):
+    import tracemalloc
+
+    from app.data.readers import iter_chunks
+
+    path = tmp_path / "large.txt"
+    line = ("좋은 영화였다 " * 50)[:333].encode() + b"\n"  # 1,000 bytes
+    with open(path, "wb") as handle:
+        for _ in range(30):
+            handle.write(line * 1000)
+        handle.write(b"\xff\n")  # line 30,001, after 30 MB
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"large.txt: line 30,001: byte 0xff is not valid utf-8"):
+            for _ in iter_chunks(open_source(path), "document", chunk_rows=1000):
+                pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 << 20, f"peak {peak / 2**20:.1f} MiB while reading a 30 MB file"
+
+
+# ----------------------------------------------------------------------------- run files of the wrong shape
+
+def _rewritten(tiny_run, tmp_path, name, text):
+    import json
+    import shutil
+
+    from app.artifacts.run import _sha256
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / name).write_text(text, encoding="utf-8")
+    if name != "bundle.json":  # an attacker can record the edited file's SHA-256: the checks behind it must hold
+        info = json.loads((run / "bundle.json").read_text(encoding="utf-8"))
+        info["file_sha256"] = {file: _sha256(run / file) for file in info["file_sha256"]}
+        (run / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
+    return run
+
+
+SECRET = "password=hunter2"  # a file put in place of a run file: its contents never appear in an error
+
+WRONG_SHAPES = [
+    ("bundle.json", "[1]", r"bundle.json: must hold a JSON object, not an array"),
+    ("bundle.json", "null", r"bundle.json: must hold a JSON object, not null"),
+    ("bundle.json", '{"format_version": 1, "file_sha256": [1]}', r"bundle.json: 'file_sha256' must map file names to SHA-256"),
+    ("bundle.json", "[" * 100_000, r"bundle.json: not valid JSON \(nested too deep\)"),
+    ("tokenizer.json", "null", r"tokenizer.json: must hold a JSON object, not null"),
+    ("tokenizer.json", '{"backend": ["mecab"], "stem": false, "norm": false}', r"tokenizer.json: 'backend' must be one of"),
+    ("tokenizer.json", '{"backend": "mecab", "stem": "yes", "norm": false}', r"tokenizer.json: 'stem' must be true or false"),
+    ("labels.json", "[1]", r"labels.json: must hold a JSON object, not an array"),
+    ("labels.json", '{"values": "01", "names": ["a", "b"]}', r"labels.json: 'values' must be a list of label strings, not a string"),
+    ("labels.json", '{"values": ["0", "1"], "names": ["a"]}', r"labels.json: 'values' and 'names' must list the same labels"),
+    ("metrics.json", "[1]", r"metrics.json: must hold a JSON object, not an array"),
+    ("params.json", "null", r"params.json: must hold a JSON array, not null"),
+    ("config.yaml", "null", r"config.yaml: must hold the run.s config \(a mapping of sections\), not null"),
+    ("config.yaml", "- 1\n", r"config.yaml: must hold the run.s config \(a mapping of sections\), not an array"),
+    ("vocab.txt", f"{SECRET}\nroot:x:0:0\n", r"vocab.txt: not a vocabulary saved by train.py"),
+    ("history.csv", f"epoch,loss\n1,{SECRET}\n", r"history.csv: not a history saved by train.py"),
+    ("labels.json", f'{{"values": "{SECRET}"', r"labels.json: not valid JSON at line 1"),
+]
+
+
+@pytest.mark.parametrize("name, text, message", WRONG_SHAPES, ids=[f"{n}:{t[:20]}" for n, t, _ in WRONG_SHAPES])
+def test_a_run_file_of_the_wrong_shape_is_one_line_naming_it_and_never_quoting_it(tiny_run, tmp_path, name, text, message):
+    from app.artifacts.run import SavedRun
+    from app.errors import BundleError
+
+    run = _rewritten(tiny_run, tmp_path, name, text)
+    with pytest.raises(BundleError, match=message) as refused:
+        SavedRun.load(run, keras_model=False)
+    assert "\n" not in str(refused.value) and SECRET not in str(refused.value) and len(str(refused.value)) < 300

@@ -17,6 +17,7 @@ from app.data.readers import (
     open_source,
     read_comments,
     resolve_data_path,
+    split_read_status,
 )
 from app.paths import nsmc_dirs
 
@@ -96,13 +97,14 @@ def test_csv_quoted_field_keeps_its_comma_newline_and_doubled_quote(tmp_path):
     ]
 
 
-def test_jsonl_text_null_becomes_empty_text_and_numbers_become_their_text(tmp_path):
+def test_jsonl_numbers_become_their_text_and_a_null_or_an_array_keeps_its_row_with_a_status(tmp_path):
     records = [{"document": "좋아요", "label": 1}, {"document": None, "label": 0}, {"document": 5, "label": 1},
                {"document": 2.5, "label": 0}, {"document": True, "label": 1}, {"document": ["가"], "label": 0}]
     path = write(tmp_path, "c.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
-    frame = read(path)
-    assert frame["document"].tolist() == ["좋아요", "", "5", "2.5", "true", '["가"]']
-    assert all(isinstance(text, str) for text in frame["document"])
+    frame, status = split_read_status(read(path))
+    assert frame["document"].tolist() == ["좋아요", "", "5", "2.5", "true", ""]
+    assert status.tolist() == ["", "missing_text", "", "", "", "malformed_record"]
+    assert frame["label"].tolist() == [1, 0, 1, 0, 1, 0]  # the rest of the record is kept
 
 
 def test_jsonl_fields_other_than_the_text_keep_their_json_types(tmp_path):
@@ -112,17 +114,17 @@ def test_jsonl_fields_other_than_the_text_keep_their_json_types(tmp_path):
                                 {"id": "008", "document": "나", "label": 0, "score": 1.5}]
 
 
-def test_jsonl_invalid_line_error_names_the_line_number(tmp_path):
+def test_strict_reading_stops_at_an_invalid_json_line_naming_it(tmp_path):
     path = write(tmp_path, "c.jsonl", '{"document": "하나"}\n\n{"document": "둘",,}\n')
-    with pytest.raises(DataError, match=r"line 3: not valid JSON"):
-        read(path)
+    with pytest.raises(DataError, match=r"c\.jsonl: line 3: not valid JSON"):
+        read(path, strict=True)
 
 
-def test_jsonl_line_that_is_not_an_object_or_lacks_the_text_key_is_an_error(tmp_path):
-    with pytest.raises(DataError, match=r"line 2: expected a JSON object, got list"):
-        read(write(tmp_path, "a.jsonl", '{"document": "a"}\n["b"]\n'))
-    with pytest.raises(DataError, match=r"line 1: no key 'document' \(it has: text, label\)"):
-        read(write(tmp_path, "b.jsonl", '{"text": "a", "label": 1}\n'))
+def test_strict_reading_stops_at_a_line_that_is_not_an_object_or_lacks_the_text_key(tmp_path):
+    with pytest.raises(DataError, match=r"a\.jsonl: line 2: expected a JSON object, got list"):
+        read(write(tmp_path, "a.jsonl", '{"document": "a"}\n["b"]\n'), strict=True)
+    with pytest.raises(DataError, match=r"b\.jsonl: line 1: no key 'document' \(it has: text, label\)"):
+        read(write(tmp_path, "b.jsonl", '{"text": "a", "label": 1}\n'), strict=True)
 
 
 def test_jsonl_integers_stay_integers_when_another_record_lacks_the_key(tmp_path):
@@ -281,9 +283,9 @@ def test_empty_tsv_is_an_error_saying_empty(tmp_path):
         read(write(tmp_path, "c.tsv", ""))
 
 
-def test_a_row_with_too_many_fields_is_an_error_naming_the_line(tmp_path):
-    with pytest.raises(DataError, match=r"line 3"):
-        read(write(tmp_path, "c.tsv", "id\tdocument\tlabel\n1\t가\t0\n2\t나\t1\textra\n"))
+def test_strict_reading_stops_at_a_row_with_too_many_fields_naming_the_line(tmp_path):
+    with pytest.raises(DataError, match=r"c\.tsv: Expected 3 fields in line 3, saw 4"):
+        read(write(tmp_path, "c.tsv", "id\tdocument\tlabel\n1\t가\t0\n2\t나\t1\textra\n"), strict=True)
 
 
 # ----------------------------------------------------------------------------- chunks
@@ -424,7 +426,7 @@ def test_drop_unusable_rows_drops_empty_text_and_missing_labels_and_counts_them(
     kept, dropped = drop_unusable_rows(frame, "document", "label", "c.tsv")
     assert kept["id"].tolist() == ["1", "8"]
     assert kept.index.tolist() == [0, 1]
-    assert dropped == {"empty_text": 3, "missing_label": 3}
+    assert dropped == {"empty_text": 3, "missing_label": 3, "unreadable": 0}
 
 
 def test_drop_unusable_rows_without_the_label_column_names_it(tmp_path):

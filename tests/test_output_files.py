@@ -149,3 +149,43 @@ def test_sigterm_leaves_neither_the_output_nor_a_temporary_file(tiny_run, tmp_pa
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert list(output.parent.iterdir()) == []
+
+
+def test_a_second_writer_of_the_same_output_fails_at_once_and_the_first_file_stays_whole(tiny_run, comments, tmp_path, capsys):
+    from app.data.writers import OutputWriter
+
+    output = tmp_path / "out.csv"
+    with OutputWriter(output, "csv") as first:  # another predict.py, still writing
+        first.write(pd.DataFrame({"id": [1, 2]}))
+        assert run_predict(tiny_run, str(comments), "-o", str(output)) == 2
+        assert f"{output}: another process is writing this file" in capsys.readouterr().err
+    assert pd.read_csv(output)["id"].tolist() == [1, 2]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["comments.tsv", "out.csv"]  # no lock or temporary file left
+
+
+def test_a_symlink_planted_at_the_lock_name_is_never_followed(tiny_run, comments, tmp_path, capsys):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (tmp_path / ".out.csv.lock").symlink_to(victim)
+    assert run_predict(tiny_run, str(comments), "-o", str(tmp_path / "out.csv")) == 2
+    assert "a symbolic link is in its place" in capsys.readouterr().err
+    assert victim.read_text(encoding="utf-8") == "keep me" and not (tmp_path / "out.csv").exists()
+
+
+def test_predict_killed_at_random_moments_leaves_the_old_file_or_the_whole_new_one_and_no_worker(exported_tiny_run, tmp_path):
+    import random
+
+    from bench.faults import comment_file, kill_predict, predict_problems
+
+    rows, rng = 60_000, random.Random(20)
+    source = comment_file(tmp_path / "comments.txt", rows)
+    output = tmp_path / "out" / "predictions.csv"
+    output.parent.mkdir()
+    tries = [(signal.SIGKILL, None), (signal.SIGTERM, rng.uniform(0.5, 3)), (signal.SIGKILL, rng.uniform(0.5, 3))]
+    for signal_number, delay in tries:  # None: once the tokenizer workers run
+        outcome = kill_predict(str(exported_tiny_run), source, output, rows, signal_number, delay)
+        assert predict_problems(outcome) == [], outcome
+        if delay is None:
+            assert outcome["processes_below"] >= 3 and outcome["output"] == "old", outcome  # killed mid-work
+        for partial in output.parent.glob(".predictions.csv.*"):  # what SIGKILL cannot clean up
+            partial.unlink()

@@ -38,12 +38,14 @@ from app.config.schema import Config
 from app.data.readers import LabelSet
 from app.errors import BundleError, ConfigError, one_line
 from app.files import AtomicDirectory
+from app.text.backends import BACKENDS
 from app.text.tokenizer import Tokenizer
 from app.text.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+MAX_RUN_JSON_BYTES = 16 << 20  # bundle.json, labels.json...: what train.py writes is kilobytes
 MAX_RUN_NAME_BYTES = 200  # file systems hold 255; the staging prefix and a -N suffix need the rest
 RUN_NAME = re.compile(r"[\w-][\w.-]*")
 REQUIRED_FILES = ["bundle.json", "model.keras", "config.yaml", "tokenizer.json", "vocab.txt", "labels.json"]
@@ -115,7 +117,7 @@ class SavedRun:
         missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
         if missing:
             raise BundleError(f"{path}: not a complete model directory; missing {', '.join(missing)}")
-        info = _read_json(path / "bundle.json")
+        info = _read_json(path / "bundle.json", dict)
         version = info.get("format_version")
         if version != FORMAT_VERSION:
             age = "a newer" if isinstance(version, int) and version > FORMAT_VERSION else "an older or unknown"
@@ -123,29 +125,28 @@ class SavedRun:
                               f"version of kosent reads ({FORMAT_VERSION}); use the kosent that saved it, or retrain")
         # every file prediction reads: swapping two names in labels.json would invert every
         # prediction silently. (Runs saved before file_sha256 existed record model.keras only.)
-        recorded = info.get("file_sha256") or {"model.keras": info.get("model_sha256")}
+        recorded = _mapping_of_text(path / "bundle.json", info, "file_sha256") or \
+            {"model.keras": info.get("model_sha256")}
         for name in VERIFIED_FILES:
             if name in recorded and _sha256(path / name) != recorded[name]:
                 raise BundleError(f"{path / name}: SHA-256 does not match bundle.json; the file was changed or damaged")
         config = read_config(path)
-        settings = _read_json(path / "tokenizer.json")
-        try:
-            tokenizer = Tokenizer(settings["backend"], settings["stem"], settings["norm"], workers=workers, cache=False)
-        except (KeyError, TypeError, ValueError) as error:
-            raise BundleError(f"{path / 'tokenizer.json'}: invalid tokenizer settings ({error})") from None
+        settings = _tokenizer_settings(path / "tokenizer.json")
+        tokenizer = Tokenizer(settings["backend"], settings["stem"], settings["norm"], workers=workers, cache=False)
         if settings["backend"] != config.tokenizer.backend:  # the vocabulary holds the other analyzer's tokens
             raise BundleError(f"{path / 'tokenizer.json'}: backend {settings['backend']!r} is not the "
                               f"{config.tokenizer.backend!r} the run's vocabulary was built with (config.yaml)")
         if settings.get("library") != tokenizer.settings()["library"]:
             log.warning(f"{path} was trained with {settings.get('library')}, this machine has "
                         f"{tokenizer.settings()['library']}; tokens may differ slightly")
-        try:
+        try:  # the error never quotes the file: it may be any file put in its place
             vocab = Vocabulary.load(path / "vocab.txt")
-            labels = LabelSet.from_json(_read_json(path / "labels.json"))
-        except (ValueError, KeyError, UnicodeDecodeError) as error:
-            raise BundleError(f"{path}: vocab.txt or labels.json is damaged ({error})") from None
-        metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
-        params = _read_json(path / "params.json") if (path / "params.json").is_file() else []
+        except (ValueError, UnicodeDecodeError):
+            raise BundleError(f"{path / 'vocab.txt'}: not a vocabulary saved by train.py (UTF-8, one token a line, "
+                              f"starting with <pad> and <oov>)") from None
+        labels = read_labels(path)
+        metrics = _read_json(path / "metrics.json", dict) if (path / "metrics.json").is_file() else {}
+        params = _read_json(path / "params.json", list) if (path / "params.json").is_file() else []
         history = read_history(path / "history.csv")
         if not keras_model:
             return cls(None, config, tokenizer, vocab, labels, metrics, params, history, path)
@@ -166,7 +167,8 @@ def record_export(path: str | os.PathLike, format: str, files: list[Path]) -> No
     """Record the SHA-256 of ``files`` (written by an export in ``format``) in the run's
     bundle.json, replacing that format's last record; bundle.json is replaced atomically."""
     path = Path(path)
-    info = _read_json(path / "bundle.json")
+    info = _read_json(path / "bundle.json", dict)
+    _exports(path, info)
     exports = info.setdefault("exports", {})
     exports[format] = {file.relative_to(path).as_posix(): _sha256(file) for file in sorted(files)}
     partial = path / f".bundle.json.{os.getpid()}.partial"
@@ -178,7 +180,7 @@ def exported_files(path: str | os.PathLike, format: str) -> list[Path]:
     """The files of the run's export in ``format``, each checked against the SHA-256 that
     bundle.json records. Raises BundleError when there is none or one was changed."""
     path = Path(path)
-    recorded = _read_json(path / "bundle.json").get("exports", {}).get(format)
+    recorded = _exports(path, _read_json(path / "bundle.json", dict)).get(format)
     if not recorded:
         raise BundleError(f"{path}: has no {format} export recorded in bundle.json "
                           f"(python -m app.export --model {path} --format {format})")
@@ -209,6 +211,8 @@ def read_config(path: str | os.PathLike) -> Config:
         raise BundleError(f"{path}: not a complete model directory; missing config.yaml") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise BundleError(f"{path / 'config.yaml'}: not readable YAML ({type(error).__name__})") from None
+    if not isinstance(raw, dict):  # an empty mapping would silently be the defaults, not this run's config
+        raise BundleError(f"{path / 'config.yaml'}: must hold the run's config (a mapping of sections), not {_shape(raw)}")
     try:
         return config_from_dict(raw, source=str(path / "config.yaml"))
     except ConfigError as error:
@@ -220,10 +224,15 @@ def read_labels(path: str | os.PathLike) -> LabelSet:
     path = Path(path) / "labels.json"
     if not path.is_file():
         raise BundleError(f"{path.parent}: not a complete model directory; missing labels.json")
-    try:
-        return LabelSet.from_json(_read_json(path))
-    except (KeyError, TypeError) as error:
-        raise BundleError(f"{path}: labels.json is damaged (missing {error})") from None
+    data = _read_json(path, dict)
+    lists = {key: data.get(key) for key in ("values", "names")}
+    for key, labels in lists.items():
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise BundleError(f"{path}: {key!r} must be a list of label strings, not {_shape(labels)}")
+    if len(lists["values"]) != len(lists["names"]) or len(lists["values"]) < 2:
+        raise BundleError(f"{path}: 'values' and 'names' must list the same labels, at least two "
+                          f"(they have {len(lists['values'])} and {len(lists['names'])})")
+    return LabelSet.from_json(data)
 
 
 def check_run_name(name: str) -> str:
@@ -251,20 +260,72 @@ def _write_json(path, data):
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _read_json(path):
+def _read_json(path, expected):
+    """The JSON file ``path``, which must hold an ``expected`` (dict or list); raises
+    BundleError naming the file, and never quoting it, for anything else."""
+    if path.stat().st_size > MAX_RUN_JSON_BYTES:
+        raise BundleError(f"{path}: {path.stat().st_size:,} bytes, larger than any run file train.py writes")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BundleError(f"{path}: not valid JSON ({error})") from None
+        where = f" at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise BundleError(f"{path}: not valid JSON{where}") from None
+    except RecursionError:
+        raise BundleError(f"{path}: not valid JSON (nested too deep)") from None
+    if not isinstance(data, expected):
+        raise BundleError(f"{path}: must hold a JSON {'object' if expected is dict else 'array'}, not {_shape(data)}")
+    return data
+
+
+def _shape(value):
+    """What a JSON value is, without quoting it."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "true/false", type(None): "null",
+             int: "a number", float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _mapping_of_text(path, info, key):
+    """``info[key]`` (a mapping of names to strings, or absent: {}); BundleError naming the key otherwise."""
+    value = info.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        raise BundleError(f"{path}: {key!r} must map file names to SHA-256 strings, not {_shape(value)}")
+    return value
+
+
+def _exports(path, info):
+    """bundle.json's ``exports``: {format: {file: SHA-256}} ({} when there is none)."""
+    exports = info.get("exports", {})
+    if not isinstance(exports, dict) or not all(isinstance(files, dict) for files in exports.values()):
+        raise BundleError(f"{path / 'bundle.json'}: 'exports' must map each format to its files' SHA-256, "
+                          f"not {_shape(exports)}")
+    for files in exports.values():
+        _mapping_of_text(path / "bundle.json", {"exports": files}, "exports")
+    return exports
+
+
+def _tokenizer_settings(path):
+    """tokenizer.json, checked: backend (a known name), stem and norm (true/false)."""
+    settings = _read_json(path, dict)
+    backend = settings.get("backend")
+    if not isinstance(backend, str) or backend not in BACKENDS.names():
+        shown = repr(backend[:40]) if isinstance(backend, str) else _shape(backend)
+        raise BundleError(f"{path}: 'backend' must be one of {', '.join(BACKENDS.names())}, not {shown}")
+    for key in ("stem", "norm"):
+        if not isinstance(settings.get(key), bool):
+            raise BundleError(f"{path}: {key!r} must be true or false, not {_shape(settings.get(key))}")
+    return settings
 
 
 def read_history(path: Path) -> dict:
     """history.csv as {metric: [value per epoch]}; empty when the run has none."""
     if not Path(path).is_file():
         return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+    except (ValueError, TypeError, UnicodeDecodeError, csv.Error):  # never quoting it: it may be any file
+        raise BundleError(f"{path}: not a history saved by train.py (a CSV of numbers per epoch)") from None
 
 
 def _write_history(path, history):

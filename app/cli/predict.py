@@ -8,8 +8,9 @@
     python predict.py --compare models/<a> models/<b> models/<c> --evaluate test.tsv
 
 Every input row is written, in order, with its own columns plus: label, confidence,
-p_<class> for each class, and status (ok, empty, no_known_tokens; rows that are not
-ok get no label). Output format follows the -o extension (.csv, .tsv, .jsonl); CSV
+p_<class> for each class, and status (ok, empty, no_known_tokens; missing_text or
+malformed_record for a record that could not be read, unless --strict; rows that
+are not ok get no label). Output format follows the -o extension (.csv, .tsv, .jsonl); CSV
 on standard output when there is no -o.
 """
 
@@ -62,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--encoding", help="input encoding (default: detect UTF-8, UTF-8/16 BOM, CP949)")
     parser.add_argument("--encoding-errors", choices=["strict", "replace"], default="strict",
                         help="undecodable bytes: stop with their line (strict, default) or replace them with U+FFFD and count them")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first record that cannot be read (not JSON, no text field, more fields than "
+                        "the header), naming its file and line, instead of writing it with a status")
     parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
     parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
@@ -116,18 +120,22 @@ def predict(args: argparse.Namespace) -> int:
     label_column = args.label_column or (model_config.data.label_column if model_config else "label")
     if args.inputs:
         sources = [open_source(path, format=args.format, encoding=args.encoding, errors=args.encoding_errors,
-                               text_column=text_column) for path in args.inputs]
-        for source in sources:  # a wrong column fails now, before TensorFlow loads and any row is written
+                               text_column=text_column, strict=args.strict) for path in args.inputs]
+        # a wrong column fails now, before TensorFlow loads and any row is written (a FIFO can be read only once)
+        for source in filter(lambda source: source.rereadable, sources):
             first = next(iter_chunks(source, text_column, chunk_rows=1), None)  # its reader checks the text column
             if args.evaluate and first is not None:
                 _require_label_column(source.name, first.columns, label_column)
     elif not args.text:
         if sys.stdin.isatty():
             print("reading comments from standard input, one a line (Ctrl-D to end)", file=sys.stderr)
-        sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding, errors=args.encoding_errors)]
+        sources = [open_source(stream=sys.stdin.buffer, format=args.format, encoding=args.encoding,
+                               errors=args.encoding_errors, strict=args.strict)]
     from app.inference.classifier import Classifier, output_columns, with_predictions
 
-    with Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers, runtime=args.runtime) as classifier:
+    # The output's lock is taken before the model loads: a second predict.py on the same -o fails at once
+    with (OutputWriter(args.output, writer_format, args.output_encoding) as writer,
+          Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers, runtime=args.runtime) as classifier):
         if args.text:
             chunks = [pd.DataFrame({text_column: [valid_text(text) for text in args.text]}, dtype=object)]
         else:
@@ -140,29 +148,28 @@ def predict(args: argparse.Namespace) -> int:
 
         true_labels, predicted, started, rows, last_report = [], [], time.perf_counter(), 0, time.perf_counter()
         label_vocabulary = None  # with --evaluate: the label column's, so the two columns compare as they are
-        with OutputWriter(args.output, writer_format, args.output_encoding) as writer:
-            for chunk, probabilities, status in classifier.predict_chunks(chunks, text_column):
-                if args.evaluate:
-                    _require_label_column("the input", chunk.columns, label_column)  # standard input: not checked before
-                    label_vocabulary = label_vocabulary or classifier.run.labels.vocabulary_of(chunk[label_column])
-                shown = classifier.run.labels.values if label_vocabulary == "values" else None
-                writer.write(with_predictions(chunk, classifier.labels, probabilities, status, shown))
-                input_columns = chunk.columns
-                if args.evaluate:
-                    true_labels.append(classifier.run.labels.encode(chunk[label_column]))
-                    predicted.append(probabilities)  # NaN rows: no prediction
-                rows += len(chunk)
-                if time.perf_counter() - last_report > 5:
-                    last_report = time.perf_counter()
-                    print(f"  predicted {rows:,} comments ({rows / (last_report - started):,.0f}/s)",
-                          file=sys.stderr, flush=True)
-        seconds = time.perf_counter() - started
-        where = f"; wrote {args.output} ({writer.encoding})" if args.output else ""
-        print(f"predicted {rows:,} comment{'' if rows == 1 else 's'} in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
-        if args.evaluate:
-            predicted_column = output_columns(input_columns, classifier.labels)[0]
-            _say_label_vocabulary(classifier.run.labels, label_column, label_vocabulary, predicted_column)
-            _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), classifier)
+        for chunk, probabilities, status in classifier.predict_chunks(chunks, text_column):
+            if args.evaluate:
+                _require_label_column("the input", chunk.columns, label_column)  # standard input: not checked before
+                label_vocabulary = label_vocabulary or classifier.run.labels.vocabulary_of(chunk[label_column])
+            shown = classifier.run.labels.values if label_vocabulary == "values" else None
+            writer.write(with_predictions(chunk, classifier.labels, probabilities, status, shown))
+            input_columns = chunk.columns
+            if args.evaluate:
+                true_labels.append(classifier.run.labels.encode(chunk[label_column]))
+                predicted.append(probabilities)  # NaN rows: no prediction
+            rows += len(chunk)
+            if time.perf_counter() - last_report > 5:
+                last_report = time.perf_counter()
+                print(f"  predicted {rows:,} comments ({rows / (last_report - started):,.0f}/s)",
+                      file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - started
+    where = f"; wrote {args.output} ({writer.encoding})" if args.output else ""
+    print(f"predicted {rows:,} comment{'' if rows == 1 else 's'} in {seconds:.1f}s ({rows / max(seconds, 1e-9):,.0f}/s){where}", file=sys.stderr)
+    if args.evaluate:
+        predicted_column = output_columns(input_columns, classifier.labels)[0]
+        _say_label_vocabulary(classifier.run.labels, label_column, label_vocabulary, predicted_column)
+        _report_evaluation(np.concatenate(true_labels), np.concatenate(predicted), classifier)
     return 0
 
 
@@ -230,7 +237,7 @@ def _report_evaluation(y_true, probabilities, classifier):
         print(f"evaluate: {unknown:,} rows have a missing label or one the model does not know "
               f"(it knows {', '.join(classifier.run.labels.values)}); not scored", file=sys.stderr)
     if unpredicted:
-        print(f"evaluate: {unpredicted:,} rows have no prediction (status empty or no_known_tokens); not scored", file=sys.stderr)
+        print(f"evaluate: {unpredicted:,} rows have no prediction (their status says why); not scored", file=sys.stderr)
     scored = (y_true >= 0) & has_prediction
     if not scored.any():
         print("evaluate: no rows to score", file=sys.stderr)

@@ -1,6 +1,11 @@
 """Writing predictions: CSV, TSV or JSON Lines, streamed a chunk at a time, to a file
 (written under a temporary name and renamed when complete) or to standard output.
 
+While a file is written, its writer holds an exclusive lock (flock) on
+``.<name>.lock`` beside it: a second process writing the same file fails at once
+with one line, instead of both reporting success and one file silently winning. A
+killed writer's lock is released by the kernel; the lock file it leaves is reused.
+
 Encodings: a CSV or TSV file is written as UTF-8 with a BOM (utf-8-sig) unless told
 otherwise, because Korean Excel opens a UTF-8 CSV without one as mojibake, while
 pandas, Python's csv with utf-8-sig and kosent's own readers all skip the BOM. JSON
@@ -10,6 +15,8 @@ character: those are written as ``?`` and counted.
 """
 
 import codecs
+import errno
+import fcntl
 import io
 import logging
 import os
@@ -87,9 +94,40 @@ def _umask() -> int:
     return mask
 
 
+def _lock(path: Path) -> tuple[int, Path]:
+    """(descriptor, lock file) of an exclusive lock on ``.<name>.lock`` beside ``path``;
+    raises DataError at once when another process holds it."""
+    lock = path.with_name(f".{path.name}.lock")
+    for _ in range(10):
+        try:  # O_NOFOLLOW: a symlink planted at the lock's name is never followed
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666 & ~_umask())
+        except OSError as failure:
+            why = "a symbolic link is in its place" if failure.errno == errno.ELOOP else failure.strerror
+            raise DataError(f"{path}: cannot take the lock {lock} ({why}); remove it or choose another output path") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise DataError(f"{path}: another process is writing this file (it holds {lock}); wait for it to finish, "
+                            f"or choose another output path") from None
+        try:  # the writer before us may have removed the lock file after we opened it: take the one there now
+            if os.path.samestat(os.fstat(descriptor), os.stat(lock, follow_symlinks=False)):
+                return descriptor, lock
+        except FileNotFoundError:
+            pass
+        os.close(descriptor)
+    raise DataError(f"{path}: could not take the lock {lock}: other processes keep replacing it")
+
+
+def _unlock(descriptor: int, lock: Path) -> None:
+    lock.unlink(missing_ok=True)  # while still held: whoever opened it meanwhile sees it is gone
+    os.close(descriptor)
+
+
 class OutputWriter:
-    """Streams result frames to a file (written to a temporary name, renamed at the end)
-    or stdout, in ``encoding`` (default: ``output_encoding``'s rule)."""
+    """Streams result frames to a file (written to a temporary name, renamed at the end,
+    under the file's lock: see the module docstring) or stdout, in ``encoding``
+    (default: ``output_encoding``'s rule)."""
 
     def __init__(self, path, format, encoding=None):
         self.path, self.format, self.columns = (Path(path) if path else None), format, None
@@ -100,9 +138,12 @@ class OutputWriter:
         self._replaced_before = _UnwritableCounter.replaced
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # created exclusively under a name of its own: two processes never share one,
-            # and a file or symlink planted beside the target is never followed
-            descriptor, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+            self._lock = _lock(self.path)
+            try:  # created exclusively under a name of its own: a file or symlink planted beside the target is never followed
+                descriptor, partial = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+            except OSError as failure:
+                _unlock(*self._lock)
+                raise DataError(f"{self.path}: could not write the output ({failure.strerror})") from None
             self.partial = Path(partial)
             os.chmod(descriptor, 0o666 & ~_umask())  # mkstemp's 0600, made what open() would have made
             self.handle = open(descriptor, "w", encoding=self.encoding, errors=_UnwritableCounter.name, newline="")
@@ -151,8 +192,10 @@ class OutputWriter:
             except OSError as failure:  # a full disk, found when the last bytes are flushed
                 self.partial.unlink(missing_ok=True)
                 raise DataError(f"{self.path}: could not write the output ({failure.strerror})") from None
-            if kind is not None:
-                self.partial.unlink(missing_ok=True)
+            finally:
+                if kind is not None:
+                    self.partial.unlink(missing_ok=True)
+                _unlock(*self._lock)
         elif self._explicit:
             self.handle.detach()  # flushed; sys.stdout stays open
         if kind is None and self.unwritable:

@@ -13,6 +13,9 @@ would only return its constant score for an all-padding input. Its ``status`` sa
     ok                a prediction
     empty             the comment is empty or whitespace only
     no_known_tokens   no token of the comment is in the vocabulary
+    missing_text      (files) the record has no text field, or it is null
+    malformed_record  (files) the line is not a JSON object, or the row has more
+                      fields than the header (app.data.readers)
 
 Scoring runs on one of two runtimes: ``keras`` (the default: the saved model.keras)
 or ``onnx`` (the run's export/model.onnx in onnxruntime, written by
@@ -37,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from app.artifacts.run import SavedRun
+from app.data.readers import split_read_status
 from app.errors import BundleError, DataError
 
 if TYPE_CHECKING:
@@ -54,7 +58,7 @@ class Prediction:
     label: str | None
     confidence: float | None
     probabilities: dict[str, float] | None  # class name -> probability
-    status: str  # ok, empty or no_known_tokens
+    status: str  # ok, empty or no_known_tokens (files also: missing_text, malformed_record)
 
 
 class Classifier:
@@ -149,13 +153,17 @@ class Classifier:
         ``text_column`` defaults to the column the model was trained on (e.g. document).
         """
         column = text_column or self.run.config.data.text_column
+        frame, read_status = split_read_status(frame)
         if column not in frame.columns:
             raise DataError(f"text_column {column!r} is not a column of the frame; it has: "
                             f"{', '.join(map(str, frame.columns))}")
-        return with_predictions(frame, self.labels, *self.predict_proba(frame[column].tolist()))
+        probabilities, status = self.predict_proba(frame[column].tolist())
+        return with_predictions(frame, self.labels, *_unread(probabilities, status, read_status))
 
     def predict_chunks(self, chunks: Iterable[pd.DataFrame], text_column: str) -> Iterator[tuple]:
-        """(chunk, probabilities, status) for each DataFrame of ``chunks``, in order.
+        """(chunk, probabilities, status) for each DataFrame of ``chunks``, in order; a
+        row the reader could not read keeps its reading status (and the chunk loses
+        the READ_STATUS column that carried it).
 
         The next chunk is read and tokenized in a background thread while the model scores
         this one: the tokenizer's worker processes and TensorFlow then share the cores
@@ -166,14 +174,18 @@ class Classifier:
         def read_and_encode() -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]] | None:
             """The next chunk with its (ids, status), or None when there are no more."""
             chunk = next(chunks, None)
-            return None if chunk is None else (chunk, self._encode_with_status(chunk[text_column].tolist())[1:])
+            if chunk is None:
+                return None
+            chunk, read_status = split_read_status(chunk)
+            _, ids, status = self._encode_with_status(chunk[text_column].tolist())
+            return chunk, ids, status, read_status
 
         with ThreadPoolExecutor(max_workers=1) as background:
             pending = background.submit(read_and_encode)
             while (ready := pending.result()) is not None:
                 pending = background.submit(read_and_encode)
-                chunk, (ids, status) = ready
-                yield chunk, *self._score(ids, status)
+                chunk, ids, status, read_status = ready
+                yield chunk, *_unread(*self._score(ids, status), read_status)
 
     def encode(self, texts: list[str]) -> tuple[list[list[str]], np.ndarray]:
         """(token lists, padded id matrix) for ``texts``, exactly as the model was trained."""
@@ -242,6 +254,15 @@ def _limit_tensorflow_threads(threads: int) -> None:
     except RuntimeError:  # TensorFlow already ran in this process: its thread pools are made
         raise ValueError(f"threads={threads}: TensorFlow has already started in this process; "
                          f"its threads can only be set before its first use") from None
+
+
+def _unread(probabilities: np.ndarray, status: np.ndarray, read_status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, status) where a row the reader could not read has its reading
+    status and no prediction (its text is empty, so it had none)."""
+    unread = read_status != ""
+    if unread.any():
+        status = np.where(unread, read_status, status)
+    return probabilities, status
 
 
 def _load_again(path: str, batch_size: int, workers: int, runtime: str = "keras", threads: int = 0) -> Classifier:

@@ -8,7 +8,9 @@ Backends:
 
 Work is split into chunks and sent to worker processes started by a *forkserver*: a
 clean process that imports only this module, so workers never inherit TensorFlow's
-threads or a running Java VM from the caller.
+threads or a running Java VM from the caller. Each worker watches the process that
+started the pool and exits when it is gone, even killed with SIGKILL: nothing else
+would tell it (its parent is the forkserver, which lives as long as its workers).
 """
 
 import hashlib
@@ -171,7 +173,8 @@ class Tokenizer:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=_exit_with, initargs=(os.getpid(),))
         return self._pool
 
     def _cache_file(self, texts):
@@ -180,6 +183,41 @@ class Tokenizer:
             digest.update(text.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         return self.cache_dir / f"{self.backend}-{digest.hexdigest()[:32]}.txt"
+
+
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with(parent: int) -> None:
+    """A pool worker's start: a thread ends the worker once ``parent`` has ended."""
+    started = _process_identity(parent)
+    if started is None:  # it died while this worker was being started
+        os._exit(1)
+
+    def watch() -> None:
+        while _process_identity(parent) == started:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _process_identity(pid: int) -> str | None:
+    """What tells process ``pid`` apart (its start time on Linux, so a reused pid is not
+    taken for it); None once it has ended, a killed process not yet reaped included."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else fields[19]
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None
+    except OSError:
+        return None
+    try:  # no /proc: whether the pid is there at all
+        os.kill(pid, 0)
+        return "running"
+    except OSError:
+        return None
 
 
 def _read_cache(path, expected_rows):
