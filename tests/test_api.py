@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, SAMPLE
 
 from app import Classifier, Prediction, TrainingDiverged, load_config, train
 from app.errors import ConfigError, DataError
@@ -62,6 +62,27 @@ def test_a_classifier_called_from_many_threads_gives_what_it_gives_alone(tiny_ru
 
 def _predict_in_worker(clf):
     return clf.predict_proba(COMMENTS)[0]
+
+
+def test_a_large_chunk_is_scored_in_parts_of_pipeline_rows_in_order(tiny_run, monkeypatch):
+    from app.inference import classifier as classifier_module
+
+    texts = pd.read_csv(SAMPLE, sep="\t")["document"].tolist()[:50]
+    frames = [pd.DataFrame({"document": texts[:23]}), pd.DataFrame({"document": []}, dtype=object),
+              pd.DataFrame({"document": texts[23:]})]
+    monkeypatch.setattr(classifier_module, "PIPELINE_ROWS", 10)
+    with Classifier.load(tiny_run, workers=1) as clf:
+        parts = list(clf.predict_chunks(frames, "document"))
+        expected, _ = clf.predict_proba(texts)
+    assert [len(chunk) for chunk, _, _ in parts] == [10, 10, 3, 0, 10, 10, 7]
+    assert pd.concat([chunk for chunk, _, _ in parts])["document"].tolist() == texts
+    np.testing.assert_allclose(np.concatenate([p for _, p, _ in parts]), expected, atol=1e-6)
+
+
+def test_each_runtime_has_its_own_default_batch_size(exported_tiny_run):
+    with Classifier.load(exported_tiny_run, workers=1) as keras_clf, \
+         Classifier.load(exported_tiny_run, workers=1, runtime="onnx") as onnx_clf:
+        assert (keras_clf.batch_size, onnx_clf.batch_size) == (1024, 128)
 
 
 def test_a_classifier_pickles_as_its_path_and_rebuilds_in_another_process(tiny_run):

@@ -566,13 +566,8 @@ print(json.dumps({**answers, "tensorflow_imported": "tensorflow" in sys.modules}
 """
 
 
-def test_with_runtime_onnx_the_server_scores_as_keras_without_importing_tensorflow(tiny_run, classifier, tmp_path):
-    import shutil
-
-    from app.export.formats import export_run
-
-    run = shutil.copytree(tiny_run, tmp_path / "tiny")
-    export_run(run, "onnx")
+def test_with_runtime_onnx_the_server_scores_as_keras_without_importing_tensorflow(exported_tiny_run, classifier):
+    run = exported_tiny_run
     texts = ["배우들 연기가 정말 좋았어요", LECTURE, "", "ㅋ"]
     done = subprocess.run([sys.executable, "-c", ONNX_SERVER, str(run), json.dumps(texts)], capture_output=True,
                           text=True, timeout=120, cwd=PROJECT_ROOT)

@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-column", help="column holding the comment (default: the model's, e.g. document)")
     parser.add_argument("--label-column", help="column holding true labels, for --evaluate (default: the model's)")
     parser.add_argument("--evaluate", action="store_true", help="compare with the input's label column and print metrics")
-    parser.add_argument("--batch-size", type=integer_at_least(1), default=1024, help="comments per model call (default: %(default)s)")
+    parser.add_argument("--batch-size", type=integer_at_least(1),
+                        help="comments per model call (default: 1024 with --runtime keras, 128 with onnx)")
     parser.add_argument("--workers", type=worker_count, default=0, help="tokenizer processes (default: every core)")
     parser.add_argument("--runtime", choices=["keras", "onnx"], default="keras",
                         help="score with model.keras (keras, default) or with the run's ONNX export in onnxruntime, "
