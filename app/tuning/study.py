@@ -257,7 +257,6 @@ def _train_trial(trial, tuning, values, data, callbacks):
     """Train one trial's config without scoring the test set; its metric at the epoch kept."""
     config = tuning.trial_config(values)
     prepared = data.for_config(config)
-    started = time.perf_counter()
     with _quiet_training():
         trained = train_model(config, prepared, callbacks=[PruneOnEpoch(trial, tuning.metric), *callbacks],
                               score_test=False)
@@ -265,7 +264,6 @@ def _train_trial(trial, tuning, values, data, callbacks):
     kept = kept_epoch(history, config)
     trial.set_user_attr("epochs", len(history["loss"]))
     trial.set_user_attr("kept_epoch", kept)
-    trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
     for metric in ("val_loss", "val_accuracy"):
         trial.set_user_attr(metric, history[metric][kept - 1])
     value = history[tuning.metric][kept - 1]
@@ -376,7 +374,7 @@ def trial_row(trial: FrozenTrial) -> dict:
         "kept_epoch": attrs.get("kept_epoch"),
         "val_loss": attrs.get("val_loss"),
         "val_accuracy": attrs.get("val_accuracy"),
-        "seconds": attrs.get("seconds"),
+        "seconds": round(trial.duration.total_seconds(), 1) if trial.duration else None,  # pruned ones too
         "failure": attrs.get(FAILURE) or attrs.get(INTERRUPTED),
         "baseline": bool(attrs.get("baseline")),
         "params": trial.params,
