@@ -170,7 +170,7 @@ def test_a_worker_loads_the_classifier_once_and_checks_the_archive_it_unpacked(s
 
     shipped = ship_model(spark, str(exported_tiny_run))
     assert ship_model(spark, str(exported_tiny_run)) is shipped  # added to the application once
-    settings = ScoringSettings(shipped.name, shipped.bundle_sha256, "onnx", 1024, 1)
+    settings = ScoringSettings(shipped.name, shipped.bundle_sha256, "onnx", None, 1)
     assert worker_classifier(settings) is worker_classifier(settings)
     with pytest.raises(BundleError, match=r"bundle\.json: SHA-256 .* not the 000000"):
         locate_model(shipped.name, "0" * 64)
@@ -185,5 +185,5 @@ def test_the_onnx_export_is_scored_where_the_run_has_one_and_keras_otherwise(spa
         ("onnx", "keras", "keras")
     with pytest.raises(BundleError, match="no ONNX export"):
         resolve_runtime(plain, "onnx")
-    keras_classifier = worker_classifier(ScoringSettings(plain.name, plain.bundle_sha256, "keras", 1024, 0))
+    keras_classifier = worker_classifier(ScoringSettings(plain.name, plain.bundle_sha256, "keras", None, 0))
     assert keras_classifier.runtime == "keras" and keras_classifier.run.model is not None

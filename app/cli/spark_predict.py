@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runtime", choices=["keras", "onnx"],
                         help="score with the run's ONNX export in onnxruntime, no TensorFlow on the workers (onnx: the default "
                         "where the run has one; python -m app.export --format onnx writes it) or with model.keras (keras)")
-    parser.add_argument("--batch-size", type=integer_at_least(1), default=1024, help="comments per model call (default: %(default)s)")
+    parser.add_argument("--batch-size", type=integer_at_least(1),
+                        help="comments per model call (default: predict.py's, 1024 with --runtime keras, 128 with onnx)")
     parser.add_argument("--rows-per-batch", type=integer_at_least(1), default=10_000,
                         help="rows Spark hands a Python worker at a time (default: %(default)s)")
     parser.add_argument("--threads", type=integer_at_least(1), default=1,

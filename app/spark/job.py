@@ -49,12 +49,13 @@ class ScoringSummary:
 
 def score_files(spark: "SparkSession", model: str, inputs: list[str], output: str, *, format: str | None = None,
                 text_column: str | None = None, id_column: str = "id", runtime: str | None = None,
-                batch_size: int = 1024, rows_per_batch: int = 10_000, threads: int = 1) -> ScoringSummary:
+                batch_size: int | None = None, rows_per_batch: int = 10_000, threads: int = 1) -> ScoringSummary:
     """Score every row of ``inputs`` with the run ``model`` and write ``output``.
 
     ``text_column`` defaults to the run's; an ``id_column`` is added where the input
     has none; ``rows_per_batch`` rows go to a Python worker at a time and
-    ``batch_size`` comments to one model call with ``threads`` threads. Raises
+    ``batch_size`` comments (None: the Classifier's default for the runtime) to one
+    model call with ``threads`` threads. Raises
     DataError or BundleError before any scoring when an input, the output or the run
     cannot be used, and RowsLost when the output does not hold every input row."""
     output_format = _format_of(output, OUTPUT_FORMATS, "output", "an output")

@@ -44,12 +44,12 @@ class ScoringSettings:
     archive: str  # the model archive's name in SparkFiles
     bundle_sha256: str  # the run's bundle.json as the driver checked it
     runtime: str  # keras or onnx
-    batch_size: int  # comments per model call
+    batch_size: int | None  # comments per model call (None: the Classifier's default for the runtime)
     threads: int  # threads per model call
 
 
 def score(frame: "DataFrame", shipped: ShippedModel, text_column: str, runtime: str | None = None,
-          batch_size: int = 1024, threads: int = 1, id_column: str = "id") -> "DataFrame":
+          batch_size: int | None = None, threads: int = 1, id_column: str = "id") -> "DataFrame":
     """``frame`` plus predict.py's prediction columns, scored lazily by Spark (see the
     module docstring). ``runtime`` defaults to onnx when the run has an ONNX export,
     keras otherwise. Raises DataError for a missing or unusable text column."""
