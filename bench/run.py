@@ -169,11 +169,15 @@ def nsmc_comments(count):
 # the results are saved as they come and a failure later keeps what was measured.
 
 def nsmc_configs():
-    """configs/*.yaml that train on nsmc:train and test on nsmc:test (quick*.yaml use the bundled sample)."""
+    """configs/*.yaml that train on nsmc:train and test on nsmc:test (quick*.yaml use the
+    bundled sample; a tuning config, with its search section, is bench/tune.py's)."""
     from app.config import load_config
+    from app.config.loader import read_config_mapping
 
     chosen = []
     for path in sorted((ROOT / "configs").glob("*.yaml")):
+        if "search" in read_config_mapping(path)[1]:
+            continue
         data = load_config(path).data
         if data.train == "nsmc:train" and data.test == "nsmc:test":
             chosen.append(path)

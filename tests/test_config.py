@@ -9,7 +9,8 @@ import pytest
 from app.config import Config, ConfigError, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
+SHIPPED_CONFIGS = sorted(path for path in (PROJECT_ROOT / "configs").glob("*.yaml") if "search:" not in path.read_text())
+TUNING_CONFIGS = sorted(path for path in (PROJECT_ROOT / "configs").glob("*.yaml") if "search:" in path.read_text())
 
 
 @pytest.fixture
@@ -42,6 +43,15 @@ def test_every_shipped_config_loads_without_error(path):
     config = load_config(path)
     assert isinstance(config, Config)
     assert config.model.cell in ("simple_rnn", "lstm", "gru")
+
+
+@pytest.mark.parametrize("path", TUNING_CONFIGS, ids=lambda path: path.name)
+def test_every_shipped_tuning_config_loads_and_a_training_config_names_the_tune_flag(path):
+    from app.tuning.space import load_tuning_config
+
+    assert load_tuning_config(path).dimensions
+    with pytest.raises(ConfigError, match=f"search is a tuning config's section: python train.py --tune {path}"):
+        load_config(path)
 
 
 def test_an_empty_file_gives_the_defaults(write_config):

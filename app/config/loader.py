@@ -171,6 +171,8 @@ def _build(schema, raw, prefix, source, sources):
         raise ConfigError(f"{where(prefix)}: {prefix or 'the config'} must be a mapping, got {shown(raw)}")
     fields = {f.name: f for f in dataclasses.fields(schema)}
     for name in raw:
+        if name == "search" and not prefix:  # a tuning config given where a training config belongs
+            raise ConfigError(f"{where(prefix)}: search is a tuning config's section: python train.py --tune {source}")
         if name not in fields:
             raise ConfigError(f"{where(prefix)}: {_unknown_key(prefix, name, fields)}")
     hints = typing.get_type_hints(schema)
