@@ -122,8 +122,9 @@ def prepare_data(config: Config, test: bool = True) -> Prepared:
     part only with ``test``: a worker that does not score it leaves its tokens empty)."""
     data, seed = config.data, config.train.seed
     frame, dropped, source = load_labeled(data.train, data)
+    unreadable = f", {dropped['unreadable']:,} unreadable" if dropped.get("unreadable") else ""
     log.info(f"read {len(frame):,} comments from {source} (dropped {dropped['empty_text']:,} with empty text, "
-          f"{dropped['missing_label']:,} without a label)")
+          f"{dropped['missing_label']:,} without a label{unreadable})")
     if data.max_rows and len(frame) > data.max_rows:
         frame = frame.sample(n=data.max_rows, random_state=seed).reset_index(drop=True)
         log.info(f"using a random {data.max_rows:,} of them (data.max_rows)")
