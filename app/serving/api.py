@@ -207,7 +207,7 @@ def _add_pages(app: FastAPI) -> None:
     app.mount("/static/docs", StaticFiles(directory=str(docs_assets)), name="docs-assets")
 
     @functools.cache
-    def font() -> bytes:  # made on first use: app.reporting imports matplotlib and Keras, slow at start-up
+    def font() -> bytes:  # made on first use: matplotlib and fontTools are slow to import at start-up
         from app.reporting.fonts import hangul_font_for_browsers
 
         return hangul_font_for_browsers()
