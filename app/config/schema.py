@@ -98,6 +98,12 @@ class DistillConfig:
     max_rows: Optional[int] = option(None, low=1, help="a random N of the unlabeled comments: shorter epochs")
     epochs: int = option(3, low=1, high=10_000, help="the saved (student) model's epochs; the teacher trains for train.epochs")
     warm_start: bool = option(True, help="the student starts from the teacher's weights; false: afresh")
+    teacher_mix: Optional[float] = option(0.5, low=0, high=1, help="the recurrent half's share of the teacher's mean "
+                                          "(the n-gram half has the rest); null: the share of 0, 0.1, ... 1 with "
+                                          "the least log loss on the validation rows")
+    unlabeled_vocabulary: bool = option(False, help="the student's vocabulary counts the unlabeled comments too, so it "
+                                                    "learns words no labeled comment holds; each starts as the "
+                                                    "teacher's OOV vector")
 
 
 @dataclass

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.errors import DataError
+from app.text.vocab import OOV, Vocabulary
 
 if TYPE_CHECKING:
     from app.config.schema import Config
@@ -51,6 +52,7 @@ class Teaching:
     targets: np.ndarray  # the teacher's probability targets for them (see app.modeling.losses.probability_targets)
     report: dict  # what the run's metrics.json says about the teacher
     weights: list  # the teacher's recurrent model's weights: the student may start from them
+    vocab: "Vocabulary"  # the teacher's: the student's may be larger (distill.unlabeled_vocabulary)
 
 
 def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Callable[..., Any],
@@ -69,14 +71,15 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
     prepared.tokenizer.log_last_run("unlabeled")
     prepared.tokenizer.close()
     # the labeled rows too: the teacher's vocabulary and weights come from them
-    digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
+    digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows], config.distill.teacher_mix)
     saved = Path(checkpoint_dir) / TEACHER_FILE if checkpoint_dir else None
     if resume and saved and saved.exists():
         with np.load(saved, allow_pickle=False) as arrays:
-            if str(arrays["digest"]) == digest and "weight_count" in arrays.files:
+            if str(arrays["digest"]) == digest and "vocab_tokens" in arrays.files:
                 log.info(f"teacher: its probabilities for {len(tokens):,} unlabeled comments read from {saved}")
                 weights = [arrays[f"weight_{i}"] for i in range(int(arrays["weight_count"]))]
-                return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])), weights)
+                return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])), weights,
+                                Vocabulary(arrays["vocab_tokens"].tolist()))
         log.info(f"note: {saved} is another teacher's (other comments, or an older version); "
               f"training the teacher and the student again")
         remove_checkpoint(student_checkpoint(checkpoint_dir))  # it learned from that teacher
@@ -84,6 +87,7 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
     if saved:
         _save_atomically(saved, targets=teaching.targets, report=np.array(json.dumps(teaching.report)),
                          digest=np.array(digest), weight_count=np.array(len(teaching.weights)),
+                         vocab_tokens=np.array(teaching.vocab.tokens),
                          **{f"weight_{i}": w for i, w in enumerate(teaching.weights)})
     return teaching
 
@@ -106,8 +110,14 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     recurrent = train_model(dataclasses.replace(config, distill=type(config.distill)()), prepared,
                             checkpoint_dir=teacher_checkpoint, resume=resume)
     length, truncate = config.vocab.max_length, config.vocab.truncate
-    unlabeled = (class_probabilities(recurrent.model, recurrent.vocab.encode(tokens, length, truncate))
-                 + linear_unlabeled) / 2
+
+    def recurrent_probabilities(token_lists):
+        return class_probabilities(recurrent.model, recurrent.vocab.encode(token_lists, length, truncate))
+
+    share = config.distill.teacher_mix
+    if share is None:
+        share = _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities)
+    unlabeled = share * recurrent_probabilities(tokens) + (1 - share) * linear_unlabeled
     targets = (unlabeled[:, 1] if len(prepared.labels.names) == 2 else unlabeled).astype("float32")
 
     def accuracy(probabilities: np.ndarray) -> float:
@@ -116,14 +126,48 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
 
     report = {
         "unlabeled_comments": len(texts),
-        "teacher_accuracy": accuracy((recurrent.test_probabilities + linear_test) / 2),
+        "teacher_accuracy": accuracy(share * recurrent.test_probabilities + (1 - share) * linear_test),
+        "teacher_recurrent_share": share,
         "teacher_recurrent_accuracy": recurrent.metrics["accuracy"],
         "teacher_ngram_accuracy": accuracy(linear_test),
         "teacher_seconds": round(time.perf_counter() - started, 2),  # this session's part, after a resume
     }
     log.info(f"teacher: test accuracy {report['teacher_accuracy']:.4f} (recurrent {report['teacher_recurrent_accuracy']:.4f}, "
-          f"n-grams {report['teacher_ngram_accuracy']:.4f}) in {report['teacher_seconds']:.0f}s")
-    return Teaching(tokens, targets, report, recurrent.model.get_weights())
+          f"n-grams {report['teacher_ngram_accuracy']:.4f}; the recurrent half's share {share:.1f}) "
+          f"in {report['teacher_seconds']:.0f}s")
+    return Teaching(tokens, targets, report, recurrent.model.get_weights(), recurrent.vocab)
+
+
+def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
+    """The recurrent half's share, 0, 0.1, ... 1, whose mean has the least log loss on
+    the labeled rows neither half was fitted on (the recurrent half's early stopping
+    watched them, which flatters it a little)."""
+    from sklearn.metrics import log_loss
+
+    rows = np.setdiff1d(np.arange(len(prepared.y)), fit_rows)
+    if len(np.unique(prepared.y[rows])) < 2:  # too few to tell
+        return 0.5
+    recurrent = recurrent_probabilities([prepared.tokens[i] for i in rows])
+    linear_rows = linear.predict_proba([prepared.texts[i] for i in rows])
+    shares = np.round(np.linspace(0, 1, 11), 1)
+    losses = [log_loss(prepared.y[rows], s * recurrent + (1 - s) * linear_rows, labels=range(recurrent.shape[1]))
+              for s in shares]
+    best = float(shares[int(np.argmin(losses))])
+    log.info(f"teacher: the recurrent half's share {best:.1f} has the least validation log loss "
+             f"({min(losses):.4f}; 0.5 gives {losses[5]:.4f})")
+    return best
+
+
+def warm_start(model: Any, teaching: Teaching, vocab: "Vocabulary") -> None:
+    """Give ``model`` (the student, over ``vocab``) the teacher's weights. A token the
+    teacher's vocabulary lacks starts as the teacher's OOV vector, so the student
+    begins by reading every comment exactly as the teacher did."""
+    weights = list(teaching.weights)
+    embedding = model.get_layer("embedding").embeddings
+    position = [w.path for w in model.weights].index(embedding.path)
+    oov = teaching.vocab.index[OOV]
+    weights[position] = weights[position][[teaching.vocab.index.get(t, oov) for t in vocab.tokens]]
+    model.set_weights(weights)
 
 
 def student_checkpoint(checkpoint_dir: str | os.PathLike | None) -> Path | None:
@@ -148,9 +192,9 @@ def _read_unlabeled(config):
     return texts
 
 
-def _digest(unlabeled, labeled, labels):
+def _digest(unlabeled, labeled, labels, teacher_mix):
     digest = hashlib.sha256()
-    digest.update(f"{len(unlabeled)} unlabeled, {len(labeled)} labeled\n".encode())
+    digest.update(f"{len(unlabeled)} unlabeled, {len(labeled)} labeled, mix {teacher_mix}\n".encode())
     for text in [*unlabeled, *labeled]:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
     digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())

@@ -227,7 +227,10 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
         set_seed(train_cfg.seed)  # the student starts alike whether the teacher trained now or was read back
     # Pretrained tokens may join: their vectors carry meaning even where no labeled comment does
     pretrained = prepared.word_vectors.tokens if prepared.word_vectors and config.vocab.add_pretrained else ()
-    vocab = Vocabulary.fit([tokens[i] for i in fit_rows], config.vocab.max_size, config.vocab.min_count, pretrained)
+    counted = [tokens[i] for i in fit_rows]
+    if teaching and config.distill.unlabeled_vocabulary:  # the student learns their words from the teacher's labels
+        counted += teaching.tokens
+    vocab = Vocabulary.fit(counted, config.vocab.max_size, config.vocab.min_count, pretrained)
     length, truncate = config.vocab.max_length, config.vocab.truncate
     ids = vocab.encode(tokens, length, truncate)
     log.info(f"vocabulary: {len(vocab):,} tokens (max_size {config.vocab.max_size:,}, min_count {config.vocab.min_count})")
@@ -242,8 +245,8 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     names = prepared.labels.names
     with distributed.scope(strategy):
         model = build_model(config.model, len(vocab), len(names))
-    if teaching and config.distill.warm_start:  # the same rows and vectors built the teacher's vocabulary
-        model.set_weights(teaching.weights)
+    if teaching and config.distill.warm_start:
+        distill.warm_start(model, teaching, vocab)
         log.info("the student starts from the teacher's weights (distill.warm_start)")
     elif prepared.word_vectors is not None:
         from app.training.pretrain import embedding_matrix
