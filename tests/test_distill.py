@@ -59,6 +59,62 @@ def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, monkey
     assert same == warm_start
 
 
+def test_a_student_with_the_unlabeled_words_starts_reading_as_the_teacher(tmp_path, monkeypatch):
+    """distill.unlabeled_vocabulary: the student's vocabulary also counts the unlabeled
+    comments; a token only they hold starts as the teacher's OOV vector, every other
+    weight as the teacher's."""
+    from app.text.vocab import OOV, Vocabulary
+    from app.training import fit as fit_module
+
+    fitting, starts, ends, vocabularies = fit_module.fit, [], [], []
+    fit_vocabulary = Vocabulary.fit.__func__
+
+    def recording_fit(model, *args, **kwargs):
+        starts.append(model.get_weights())
+        fitted = fitting(model, *args, **kwargs)
+        ends.append(fitted.model.get_weights())
+        return fitted
+
+    def recording_vocabulary(cls, *args, **kwargs):
+        vocabularies.append(fit_vocabulary(cls, *args, **kwargs))
+        return vocabularies[-1]
+
+    monkeypatch.setattr(fit_module, "fit", recording_fit)
+    monkeypatch.setattr(Vocabulary, "fit", classmethod(recording_vocabulary))
+    assert train(tmp_path, "run", "--set", "distill.unlabeled_vocabulary=true") == 0
+    teacher_vocab, student_vocab = vocabularies
+    assert len(student_vocab) > len(teacher_vocab)  # the unlabeled comments' words joined
+    (teacher_embedding, *teacher_rest), (student_embedding, *student_rest) = ends[0], starts[1]
+    assert all(np.array_equal(a, b) for a, b in zip(teacher_rest, student_rest, strict=True))
+    for i, token in enumerate(student_vocab.tokens):
+        teacher_row = teacher_vocab.index.get(token, teacher_vocab.index[OOV])
+        np.testing.assert_array_equal(student_embedding[i], teacher_embedding[teacher_row])
+
+
+def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
+    """distill.teacher_mix: null picks the recurrent half's share on the validation rows."""
+    from types import SimpleNamespace
+
+    from app.training.distill import _mix_on_validation
+
+    y = np.array([0, 1] * 20)
+    prepared = SimpleNamespace(y=y, tokens=[[str(v)] for v in y], texts=[str(v) for v in y])
+    fit_rows = np.arange(20)
+    right = np.eye(2)[y[20:]] * 0.9 + 0.05
+    wrong = 1 - right
+
+    class Linear:
+        def __init__(self, probabilities):
+            self.probabilities = probabilities
+
+        def predict_proba(self, texts):
+            return self.probabilities
+
+    assert _mix_on_validation(prepared, fit_rows, Linear(wrong), lambda tokens: right) == 1.0
+    assert _mix_on_validation(prepared, fit_rows, Linear(right), lambda tokens: wrong) == 0.0
+    assert _mix_on_validation(prepared, fit_rows, Linear(right), lambda tokens: right) in np.round(np.linspace(0, 1, 11), 1)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     models_dir = tmp_path_factory.mktemp("uninterrupted")
