@@ -66,3 +66,22 @@ def test_a_distilled_config_names_its_teacher_under_the_table_and_older_results_
     assert ("best: distilled from a teacher (its recurrent model 0.8854, n-grams 0.8745, their mean 0.8891) "
             "trained and run in 812 s, on 200,000 unlabeled reviews") in text
     assert "lstm: distilled" not in text and "| lstm | 0.8854 |" in text
+
+
+def test_the_three_class_bench_scores_on_the_rows_train_py_holds_out(tmp_path, monkeypatch):
+    """bench/nsmc3.py fits TF-IDF and the recipe on the split `train.py --data nsmc3` makes."""
+    import pandas as pd
+
+    import app.paths
+    from app.config.schema import Config, DataConfig, PretrainConfig
+    from app.training.run import prepare_data
+    from bench.nsmc3 import nsmc3_split
+
+    monkeypatch.setattr(app.paths, "nsmc_dirs", lambda: [tmp_path / "no-corpus"])  # the bundled sample's 3,000 rows
+    train, test = nsmc3_split(tmp_path)
+    config = Config(data=DataConfig(train="nsmc:train3", test=None), pretrain=PretrainConfig(unlabeled=None))
+    prepared = prepare_data(config)
+    held_out, kept = pd.read_csv(test, keep_default_na=False), pd.read_csv(train, keep_default_na=False)
+    assert held_out["document"].tolist() == prepared.test_texts
+    assert kept["document"].tolist() == prepared.texts
+    assert kept["label"].astype(str).tolist() == [prepared.labels.values[i] for i in prepared.y]
