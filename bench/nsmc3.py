@@ -14,6 +14,7 @@ choices never see the test part. Writes bench/nsmc3.json (bench/nsmc3_validation
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -62,7 +63,8 @@ def main(argv=None):
     tfidf = train_tfidf(NSMC3, train, test, runs_dir, bench)
     recipe = train_recipe(args.config, NSMC3, train, test, args.set, runs_dir, bench)
     margin = round(100 * (recipe["score"] - tfidf["score"]), 2)
-    report = {"command": shown(["python", "-m", "bench.nsmc3", *(argv or [])]), "started": started, "seed": SEED,
+    arguments = sys.argv[1:] if argv is None else argv
+    report = {"command": shown(["python", "-m", "bench.nsmc3", *arguments]), "started": started, "seed": SEED,
               "split": args.split, "config": args.config, "overrides": args.set,
               "target_points": TARGET_POINTS["macro_f1"], "tfidf": tfidf, "recipe": recipe, "margin_points": margin}
     output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
