@@ -4,12 +4,16 @@ and the saved model learns from those as well as from the labeled comments.
 The teacher is the config's own model, trained first as train.py trains it, averaged
 with a naive-Bayes-scaled n-gram logistic regression (NBSVM, app/ngrams.py) fitted on
 the same training rows. The two err on different comments, so their mean is more
-accurate than either (docs/experiments.md: "What each choice is worth"). The student, a model of
-the same config, then trains on the labeled comments and on the teacher's
-probabilities for the unlabeled ones: a probability says how sure the teacher is,
-not only which class it picks. With ``warm_start`` the student starts from the
-teacher's recurrent weights (the same rows and word vectors build the same
-vocabulary) rather than afresh from the word vectors. Only the student is saved, so
+accurate than either (docs/experiments.md: "What each choice is worth"). The mean is
+even, or weighted by ``teacher_mix``, or (null) weighted as the validation rows' log
+loss says: on a few thousand rows the n-grams are much the better half
+(docs/own_data.md). The student, a model of the same config, then trains on the
+labeled comments and on the teacher's probabilities for the unlabeled ones: a
+probability says how sure the teacher is, not only which class it picks. With
+``unlabeled_vocabulary`` its vocabulary counts the unlabeled comments too. With
+``warm_start`` the student starts from the teacher's recurrent weights (a token the
+teacher did not know starts as its OOV vector) rather than afresh from the word
+vectors. Only the student is saved, so
 prediction still runs one recurrent model and the run holds nothing but Keras
 weights and text files.
 
