@@ -92,13 +92,15 @@ def test_a_student_with_the_unlabeled_words_starts_reading_as_the_teacher(tmp_pa
 
 
 def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
-    """distill.teacher_mix: null picks the recurrent half's share on the validation rows."""
+    """distill.teacher_mix: null picks the recurrent half's share on the validation rows,
+    given at least MIX_MIN_ROWS of each class."""
     from types import SimpleNamespace
 
     from app.training.distill import _mix_on_validation
 
     y = np.array([0, 1] * 20)
-    prepared = SimpleNamespace(y=y, tokens=[[str(v)] for v in y], texts=[str(v) for v in y])
+    prepared = SimpleNamespace(y=y, tokens=[[str(v)] for v in y], texts=[str(v) for v in y],
+                               labels=SimpleNamespace(names=["0", "1"]))
     fit_rows = np.arange(20)
     right = np.eye(2)[y[20:]] * 0.9 + 0.05
     wrong = 1 - right
@@ -113,6 +115,9 @@ def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
     assert _mix_on_validation(prepared, fit_rows, Linear(wrong), lambda tokens: right) == 1.0
     assert _mix_on_validation(prepared, fit_rows, Linear(right), lambda tokens: wrong) == 0.0
     assert _mix_on_validation(prepared, fit_rows, Linear(right), lambda tokens: right) in np.round(np.linspace(0, 1, 11), 1)
+    # 9 validation rows of a class are too few to choose on: the even mean
+    few = np.arange(22)
+    assert _mix_on_validation(prepared, few, Linear(right[2:]), lambda tokens: wrong[2:]) == 0.5
 
 
 @pytest.fixture(scope="module")

@@ -102,8 +102,8 @@ class DistillConfig:
                                           "(the n-gram half has the rest); null: the share of 0, 0.1, ... 1 with "
                                           "the least log loss on the validation rows")
     unlabeled_vocabulary: bool = option(False, help="the student's vocabulary counts the unlabeled comments too, so it "
-                                                    "learns words no labeled comment holds; each starts as the "
-                                                    "teacher's OOV vector")
+                                                    "learns words no labeled comment holds (with warm_start each "
+                                                    "starts as the teacher's OOV vector)")
 
 
 @dataclass

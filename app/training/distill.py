@@ -142,17 +142,24 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     return Teaching(tokens, targets, report, recurrent.model.get_weights(), recurrent.vocab)
 
 
+MIX_MIN_ROWS = 10  # validation rows per class below which teacher_mix: null keeps the even mean
+
+
 def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
     """The recurrent half's share, 0, 0.1, ... 1, whose mean has the least log loss on
     the labeled rows neither half was fitted on (the recurrent half's early stopping
-    watched them, which flatters it a little)."""
+    watched them, which flatters it a little); 0.5 when some class has fewer than
+    MIX_MIN_ROWS of them."""
     from sklearn.metrics import log_loss
 
     rows = np.setdiff1d(np.arange(len(prepared.y)), fit_rows)
-    if len(np.unique(prepared.y[rows])) < 2:  # too few to tell
+    per_class = np.bincount(prepared.y[rows], minlength=len(prepared.labels.names))
+    if per_class.min() < MIX_MIN_ROWS:
+        log.warning(f"teacher: {per_class.min()} validation rows of a class are too few to choose the mix "
+                    f"(distill.teacher_mix: null); the recurrent half's share is 0.5")
         return 0.5
-    recurrent = recurrent_probabilities([prepared.tokens[i] for i in rows])
-    linear_rows = linear.predict_proba([prepared.texts[i] for i in rows])
+    recurrent = recurrent_probabilities([prepared.tokens[i] for i in rows]).astype("float64")
+    linear_rows = linear.predict_proba([prepared.texts[i] for i in rows]).astype("float64")
     shares = np.round(np.linspace(0, 1, 11), 1)
     losses = [log_loss(prepared.y[rows], s * recurrent + (1 - s) * linear_rows, labels=range(recurrent.shape[1]))
               for s in shares]
@@ -165,7 +172,8 @@ def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
 def warm_start(model: Any, teaching: Teaching, vocab: "Vocabulary") -> None:
     """Give ``model`` (the student, over ``vocab``) the teacher's weights. A token the
     teacher's vocabulary lacks starts as the teacher's OOV vector, so the student
-    begins by reading every comment exactly as the teacher did."""
+    begins reading comments much as the teacher did (a token of the teacher's that the
+    larger count pushed out of vocab.max_size is OOV to the student)."""
     weights = list(teaching.weights)
     embedding = model.get_layer("embedding").embeddings
     position = [w.path for w in model.weights].index(embedding.path)
