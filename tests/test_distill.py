@@ -40,8 +40,10 @@ def test_train_py_distils_a_teacher_into_one_saved_model(tmp_path):
     assert list(status) == ["ok", "ok"] and np.allclose(probabilities.sum(axis=1), 1)
 
 
-@pytest.mark.parametrize("warm_start", [True, False])
-def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, monkeypatch, warm_start):
+@pytest.fixture
+def fitted_weights(monkeypatch):
+    """(starts, ends): each fitted model's weights before and after its fit, in order
+    (the teacher's, then the student's)."""
     from app.training import fit as fit_module
 
     fitting, starts, ends = fit_module.fit, [], []
@@ -53,33 +55,31 @@ def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, monkey
         return fitted
 
     monkeypatch.setattr(fit_module, "fit", recording_fit)
+    return starts, ends
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_the_student_starts_from_the_teachers_weights_or_afresh(tmp_path, fitted_weights, warm_start):
+    starts, ends = fitted_weights
     assert train(tmp_path, "run", "--set", f"distill.warm_start={str(warm_start).lower()}") == 0
     teacher_end, student_start = ends[0], starts[1]
     same = all(np.array_equal(a, b) for a, b in zip(teacher_end, student_start))
     assert same == warm_start
 
 
-def test_a_student_with_the_unlabeled_words_starts_reading_as_the_teacher(tmp_path, monkeypatch):
+def test_a_student_with_the_unlabeled_words_starts_reading_as_the_teacher(tmp_path, monkeypatch, fitted_weights):
     """distill.unlabeled_vocabulary: the student's vocabulary also counts the unlabeled
     comments; a token only they hold starts as the teacher's OOV vector, every other
     weight as the teacher's."""
     from app.text.vocab import OOV, Vocabulary
-    from app.training import fit as fit_module
 
-    fitting, starts, ends, vocabularies = fit_module.fit, [], [], []
+    (starts, ends), vocabularies = fitted_weights, []
     fit_vocabulary = Vocabulary.fit.__func__
-
-    def recording_fit(model, *args, **kwargs):
-        starts.append(model.get_weights())
-        fitted = fitting(model, *args, **kwargs)
-        ends.append(fitted.model.get_weights())
-        return fitted
 
     def recording_vocabulary(cls, *args, **kwargs):
         vocabularies.append(fit_vocabulary(cls, *args, **kwargs))
         return vocabularies[-1]
 
-    monkeypatch.setattr(fit_module, "fit", recording_fit)
     monkeypatch.setattr(Vocabulary, "fit", classmethod(recording_vocabulary))
     assert train(tmp_path, "run", "--set", "distill.unlabeled_vocabulary=true") == 0
     teacher_vocab, student_vocab = vocabularies

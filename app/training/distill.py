@@ -56,7 +56,7 @@ class Teaching:
     targets: np.ndarray  # the teacher's probability targets for them (see app.modeling.losses.probability_targets)
     report: dict  # what the run's metrics.json says about the teacher
     weights: list  # the teacher's recurrent model's weights: the student may start from them
-    vocab: "Vocabulary"  # the teacher's: the student's may be larger (distill.unlabeled_vocabulary)
+    vocab: Vocabulary  # the teacher's: the student's may be larger (distill.unlabeled_vocabulary)
 
 
 def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Callable[..., Any],
@@ -169,7 +169,7 @@ def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
     return best
 
 
-def warm_start(model: Any, teaching: Teaching, vocab: "Vocabulary") -> None:
+def warm_start(model: Any, teaching: Teaching, vocab: Vocabulary) -> None:
     """Give ``model`` (the student, over ``vocab``) the teacher's weights. A token the
     teacher's vocabulary lacks starts as the teacher's OOV vector, so the student
     begins reading comments much as the teacher did (a token of the teacher's that the
