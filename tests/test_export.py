@@ -213,6 +213,48 @@ def test_an_onnx_classifier_pickles_as_its_path_and_runtime(runs, sample):
         np.testing.assert_array_equal(again.predict_proba(sample[0][:20])[0], clf.predict_proba(sample[0][:20])[0])
 
 
+def test_a_large_input_is_scored_in_onnx_worker_processes_as_in_this_one(runs, sample, monkeypatch):
+    import pandas as pd
+
+    from app.data.readers import READ_STATUS
+    from app.export.formats import export_run
+    from app.inference import classifier as classifier_module
+    from app.inference.classifier import Classifier
+
+    run = runs["bidirectional_stacked_gru_max"]
+    export_run(run, "onnx")
+    texts = sample[0]
+    unread = pd.DataFrame({"document": texts[100:], READ_STATUS: ""})
+    unread.loc[unread.index[5], ["document", READ_STATUS]] = ["", "malformed_record"]
+    frames = [pd.DataFrame({"document": texts[:100]}), pd.DataFrame({"document": []}, dtype=object), unread]
+    monkeypatch.setattr(classifier_module, "PARALLEL_MIN", 150)  # rows from which the workers start
+    monkeypatch.setattr(classifier_module, "WORKER_PART_ROWS", 40)
+    with Classifier.load(run, runtime="onnx", workers=1) as alone:
+        expected, expected_status = alone.predict_proba([*texts[:105], "", *texts[106:]])
+        expected_status[105] = "malformed_record"
+    with Classifier.load(run, runtime="onnx", workers=2) as clf:
+        parts = list(clf.predict_chunks(frames, "document"))
+        workers = list(clf._worker_pool._processes.values())
+    assert len(workers) == 2 and not any(worker.is_alive() for worker in workers)  # closed with the classifier
+    assert [len(part) for part, _, _ in parts] == [40, 40, 20, 0, 40, 40, 40, 40, 40, 23]
+    assert pd.concat([part for part, _, _ in parts])["document"].tolist()[:100] == texts[:100]
+    assert READ_STATUS not in parts[-1][0].columns
+    np.testing.assert_allclose(np.concatenate([p for _, p, _ in parts]), expected, atol=1e-6)
+    assert np.concatenate([s for _, _, s in parts]).tolist() == expected_status.tolist()
+
+
+def test_a_small_input_is_scored_without_starting_workers(runs, sample):
+    import pandas as pd
+
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+
+    export_run(runs["lstm"], "onnx")
+    with Classifier.load(runs["lstm"], runtime="onnx", workers=2) as clf:
+        parts = list(clf.predict_chunks([pd.DataFrame({"document": sample[0]})], "document"))
+        assert clf._worker_pool is None and sum(len(part) for part, _, _ in parts) == len(sample[0])
+
+
 def test_explaining_needs_the_keras_runtime_and_says_so(runs):
     from app.export.formats import export_run
     from app.inference.classifier import Classifier

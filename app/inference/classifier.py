@@ -27,11 +27,14 @@ a worker process rebuilds it with ``Classifier.load``; ``close()`` (or ``with``)
 stops its tokenizer worker processes.
 """
 
+import collections
 import dataclasses
+import itertools
+import multiprocessing
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +45,7 @@ import pandas as pd
 from app.artifacts.run import SavedRun
 from app.data.readers import split_read_status
 from app.errors import BundleError, DataError
+from app.text.tokenizer import PARALLEL_MIN, exit_with_parent
 
 if TYPE_CHECKING:
     from app.export.onnx_runtime import OnnxModel
@@ -56,6 +60,11 @@ BATCH_SIZES = {"keras": 1024, "onnx": 128}
 # predict_chunks scores a file this many rows at a time, tokenizing the next rows
 # meanwhile: small, so that little of the work waits alone at the start and the end
 PIPELINE_ROWS = 10_000
+# With the onnx runtime a file of PARALLEL_MIN rows or more is scored in worker
+# processes instead, each tokenizing and scoring parts of this many rows on one
+# thread: only texts and probabilities cross between processes, and no core waits
+# for another (Keras stays in one process: a TensorFlow per worker costs a gigabyte).
+WORKER_PART_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Classifier:
         self.run, self.batch_size, self.workers, self.runtime, self.threads = run, batch_size, workers, runtime, threads
         self.exported = exported  # the ONNX model when runtime is onnx
         self._model_lock = threading.Lock()  # Keras builds its predict function on the first call
+        self._worker_pool = None  # onnx: the processes that score large files (predict_chunks)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, batch_size: int | None = None, workers: int = 0, runtime: str = "keras",
@@ -130,8 +140,11 @@ class Classifier:
         self.close()
 
     def close(self) -> None:
-        """Stop the tokenizer's worker processes (started for large inputs only)."""
+        """Stop the tokenizer's and the scoring worker processes (started for large inputs only)."""
         self.run.tokenizer.close()
+        if self._worker_pool is not None:
+            self._worker_pool.shutdown(cancel_futures=True)
+            self._worker_pool = None
 
     # ------------------------------------------------------------------------- scoring
 
@@ -177,26 +190,63 @@ class Classifier:
 
         The next part is read and tokenized in a background thread while the model scores
         this one: the tokenizer's worker processes and the model then share the cores
-        instead of waiting for each other. Errors (a bad line in the input) come out here.
+        instead of waiting for each other. With the onnx runtime and PARALLEL_MIN rows
+        or more, parts of WORKER_PART_ROWS are tokenized and scored in worker processes
+        instead. Errors (a bad line in the input) come out here.
         """
-        chunks = (chunk.iloc[start:start + PIPELINE_ROWS] for chunk in chunks
-                  for start in range(0, max(len(chunk), 1), PIPELINE_ROWS))  # an empty chunk stays one
+        in_workers = self.exported is not None and self.run.tokenizer.workers > 1
+        size = WORKER_PART_ROWS if in_workers else PIPELINE_ROWS
+        parts = (chunk.iloc[start:start + size] for chunk in chunks
+                 for start in range(0, max(len(chunk), 1), size))  # an empty chunk stays one
+        if in_workers:
+            ahead, rows = [], 0
+            for part in parts:  # a few rows are scored here: starting the workers would cost more
+                ahead.append(part)
+                rows += len(part)
+                if rows >= PARALLEL_MIN:
+                    yield from self._predict_in_workers(itertools.chain(ahead, parts), text_column)
+                    return
+            parts = iter(ahead)
 
         def read_and_encode() -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]] | None:
-            """The next chunk with its (ids, status), or None when there are no more."""
-            chunk = next(chunks, None)
-            if chunk is None:
+            """The next part with its (ids, status), or None when there are no more."""
+            part = next(parts, None)
+            if part is None:
                 return None
-            chunk, read_status = split_read_status(chunk)
-            _, ids, status = self._encode_with_status(chunk[text_column].tolist())
-            return chunk, ids, status, read_status
+            part, read_status = split_read_status(part)
+            _, ids, status = self._encode_with_status(part[text_column].tolist())
+            return part, ids, status, read_status
 
         with ThreadPoolExecutor(max_workers=1) as background:
             pending = background.submit(read_and_encode)
             while (ready := pending.result()) is not None:
                 pending = background.submit(read_and_encode)
-                chunk, ids, status, read_status = ready
-                yield chunk, *_unread(*self._score(ids, status), read_status)
+                part, ids, status, read_status = ready
+                yield part, *_unread(*self._score(ids, status), read_status)
+
+    def _predict_in_workers(self, parts: Iterator[pd.DataFrame], text_column: str) -> Iterator[tuple]:
+        """predict_chunks' results, each part scored in a worker process; a few parts
+        per worker are in flight, so the input is never read far ahead."""
+        pool = self._start_worker_pool()
+        in_flight: collections.deque[tuple[pd.DataFrame, np.ndarray, Future]] = collections.deque()
+        for part in parts:
+            part, read_status = split_read_status(part)
+            in_flight.append((part, read_status, pool.submit(_score_in_worker, part[text_column].tolist())))
+            if len(in_flight) > 2 * self.run.tokenizer.workers:
+                part, read_status, scored = in_flight.popleft()
+                yield part, *_unread(*scored.result(), read_status)
+        for part, read_status, scored in in_flight:
+            yield part, *_unread(*scored.result(), read_status)
+
+    def _start_worker_pool(self) -> ProcessPoolExecutor:
+        with self._model_lock:  # two threads must not start two pools
+            if self._worker_pool is None:
+                # forkserver: a clean process, which never inherits this one's threads
+                context = multiprocessing.get_context("forkserver")
+                self._worker_pool = ProcessPoolExecutor(
+                    self.run.tokenizer.workers, mp_context=context, initializer=_start_worker,
+                    initargs=(os.getpid(), str(self.path), self.batch_size))
+            return self._worker_pool
 
     def encode(self, texts: list[str]) -> tuple[list[list[str]], np.ndarray]:
         """(token lists, padded id matrix) for ``texts``, exactly as the model was trained."""
@@ -274,6 +324,21 @@ def _unread(probabilities: np.ndarray, status: np.ndarray, read_status: np.ndarr
     if unread.any():
         status = np.where(unread, read_status, status)
     return probabilities, status
+
+
+_worker_classifier: Classifier | None = None  # in a scoring worker process
+
+
+def _start_worker(parent: int, path: str, batch_size: int) -> None:
+    """A scoring worker's start: the run's ONNX model on one thread, tokenizing in this process."""
+    global _worker_classifier
+    exit_with_parent(parent)
+    _worker_classifier = Classifier.load(path, batch_size=batch_size, workers=1, runtime="onnx", threads=1)
+
+
+def _score_in_worker(texts: list) -> tuple[np.ndarray, np.ndarray]:
+    _, ids, status = _worker_classifier._encode_with_status(texts)
+    return _worker_classifier._score(ids, status)
 
 
 def _load_again(path: str, batch_size: int, workers: int, runtime: str = "keras", threads: int = 0) -> Classifier:
