@@ -91,6 +91,23 @@ def test_a_student_with_the_unlabeled_words_starts_reading_as_the_teacher(tmp_pa
         np.testing.assert_array_equal(student_embedding[i], teacher_embedding[teacher_row])
 
 
+def test_a_deeper_teacher_hands_its_first_layer_to_a_one_layer_student(tmp_path, fitted_weights):
+    """distill.teacher_layers: the teacher stacks two layers, the saved student one; the
+    student starts with the teacher's embedding and first layer, its output afresh."""
+    from app.artifacts.run import SavedRun
+
+    starts, ends = fitted_weights
+    assert train(tmp_path, "run", "--set", "distill.teacher_layers=2", "--set", "model.bidirectional=true") == 0
+    teacher_end, student_start = ends[0], starts[1]
+    # embedding, then each direction's kernel, recurrent kernel and bias per layer, then the output's two
+    assert (len(teacher_end), len(student_start)) == (1 + 12 + 2, 1 + 6 + 2)
+    assert all(np.array_equal(a, b) for a, b in zip(teacher_end[:7], student_start[:7], strict=True))
+    assert not np.array_equal(teacher_end[-2], student_start[-2])  # the output read the second layer's states
+    saved = SavedRun.load(tmp_path / "run")
+    assert saved.config.model.layers == 1 and saved.config.distill.teacher_layers == 2
+    assert [layer.name for layer in saved.model.layers if "lstm" in layer.name] == ["bidirectional_lstm_1"]
+
+
 def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
     """distill.teacher_mix: null picks the recurrent half's share on the validation rows,
     given at least MIX_MIN_ROWS of each class."""

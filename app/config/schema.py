@@ -101,6 +101,8 @@ class DistillConfig:
     teacher_mix: Optional[float] = option(0.5, low=0, high=1, help="the recurrent half's share of the teacher's mean "
                                           "(the n-gram half has the rest); null: the share of 0, 0.1, ... 1 with "
                                           "the least log loss on the validation rows")
+    teacher_layers: Optional[int] = option(None, low=1, high=8, help="the teacher's stacked recurrent layers (null: "
+                                           "model.layers); a deeper teacher for a shallower, faster saved model")
     unlabeled_vocabulary: bool = option(False, help="the student's vocabulary counts the unlabeled comments too, so it "
                                                     "learns words no labeled comment holds (with warm_start each "
                                                     "starts as the teacher's OOV vector)")

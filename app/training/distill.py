@@ -10,9 +10,12 @@ loss says: on a few thousand rows the n-grams are much the better half
 (docs/own_data.md). The student, a model of the same config, then trains on the
 labeled comments and on the teacher's probabilities for the unlabeled ones: a
 probability says how sure the teacher is, not only which class it picks. With
+``teacher_layers`` the teacher stacks more recurrent layers than the student, which
+predicts faster for it. With
 ``unlabeled_vocabulary`` its vocabulary counts the unlabeled comments too. With
 ``warm_start`` the student starts from the teacher's recurrent weights (a token the
-teacher did not know starts as its OOV vector) rather than afresh from the word
+teacher did not know starts as its OOV vector; a shallower student takes the teacher's
+first layers, and its output layer starts afresh) rather than afresh from the word
 vectors. Only the student is saved, so
 prediction still runs one recurrent model and the run holds nothing but Keras
 weights and text files.
@@ -55,7 +58,7 @@ class Teaching:
     tokens: list  # token lists of the unlabeled comments
     targets: np.ndarray  # the teacher's probability targets for them (see app.modeling.losses.probability_targets)
     report: dict  # what the run's metrics.json says about the teacher
-    weights: list  # the teacher's recurrent model's weights: the student may start from them
+    weights: dict[str, np.ndarray]  # the teacher's recurrent model's weights by path: the student may start from them
     vocab: Vocabulary  # the teacher's: the student's may be larger (distill.unlabeled_vocabulary)
 
 
@@ -75,13 +78,14 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
     prepared.tokenizer.log_last_run("unlabeled")
     prepared.tokenizer.close()
     # the labeled rows too: the teacher's vocabulary and weights come from them
-    digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows], config.distill.teacher_mix)
+    digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows],
+                     f"mix {config.distill.teacher_mix}, layers {_teacher_model(config).layers}")
     saved = Path(checkpoint_dir) / TEACHER_FILE if checkpoint_dir else None
     if resume and saved and saved.exists():
         with np.load(saved, allow_pickle=False) as arrays:
-            if str(arrays["digest"]) == digest and "vocab_tokens" in arrays.files:
+            if str(arrays["digest"]) == digest and "weight_paths" in arrays.files:
                 log.info(f"teacher: its probabilities for {len(tokens):,} unlabeled comments read from {saved}")
-                weights = [arrays[f"weight_{i}"] for i in range(int(arrays["weight_count"]))]
+                weights = {path: arrays[f"weight_{i}"] for i, path in enumerate(arrays["weight_paths"].tolist())}
                 return Teaching(tokens, arrays["targets"], json.loads(str(arrays["report"])), weights,
                                 Vocabulary(arrays["vocab_tokens"].tolist()))
         log.info(f"note: {saved} is another teacher's (other comments, or an older version); "
@@ -90,9 +94,9 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
     teaching = _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, checkpoint_dir, resume)
     if saved:
         _save_atomically(saved, targets=teaching.targets, report=np.array(json.dumps(teaching.report)),
-                         digest=np.array(digest), weight_count=np.array(len(teaching.weights)),
+                         digest=np.array(digest), weight_paths=np.array(list(teaching.weights)),
                          vocab_tokens=np.array(teaching.vocab.tokens),
-                         **{f"weight_{i}": w for i, w in enumerate(teaching.weights)})
+                         **{f"weight_{i}": w for i, w in enumerate(teaching.weights.values())})
     return teaching
 
 
@@ -105,13 +109,15 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     started = time.perf_counter()
     # the n-gram half first: the recurrent half's checkpoint is gone once it finishes,
     # so the work after it, which a Ctrl-C would lose, should be short
-    log.info(f"\n=== teacher: naive-Bayes n-grams, then {config.name or config.model.cell} without distillation")
+    teacher_model = _teacher_model(config)
+    log.info(f"\n=== teacher: naive-Bayes n-grams, then {config.name or config.model.cell} without distillation"
+             f"{f', {teacher_model.layers} layers' if teacher_model != config.model else ''}")
     linear = naive_bayes_classifier().fit([prepared.texts[i] for i in fit_rows], prepared.y[fit_rows])
     linear_unlabeled, linear_test = linear.predict_proba(texts), linear.predict_proba(prepared.test_texts)
     log.info(f"naive-Bayes n-grams + logistic regression fitted on {len(fit_rows):,} comments and run on "
           f"{len(texts):,} unlabeled ones")
     teacher_checkpoint = Path(checkpoint_dir) / TEACHER_DIR if checkpoint_dir else None
-    recurrent = train_model(dataclasses.replace(config, distill=type(config.distill)()), prepared,
+    recurrent = train_model(dataclasses.replace(config, model=teacher_model, distill=type(config.distill)()), prepared,
                             checkpoint_dir=teacher_checkpoint, resume=resume)
     length, truncate = config.vocab.max_length, config.vocab.truncate
 
@@ -139,7 +145,13 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     log.info(f"teacher: test accuracy {report['teacher_accuracy']:.4f} (recurrent {report['teacher_recurrent_accuracy']:.4f}, "
           f"n-grams {report['teacher_ngram_accuracy']:.4f}; the recurrent half's share {share:.1f}) "
           f"in {report['teacher_seconds']:.0f}s")
-    return Teaching(tokens, targets, report, recurrent.model.get_weights(), recurrent.vocab)
+    weights = {variable.path: variable.numpy() for variable in recurrent.model.weights}
+    return Teaching(tokens, targets, report, weights, recurrent.vocab)
+
+
+def _teacher_model(config: "Config") -> Any:
+    """The teacher's ModelConfig: the config's, with distill.teacher_layers when set."""
+    return dataclasses.replace(config.model, layers=config.distill.teacher_layers or config.model.layers)
 
 
 MIX_MIN_ROWS = 10  # validation rows per class below which teacher_mix: null keeps the even mean
@@ -173,13 +185,20 @@ def warm_start(model: Any, teaching: Teaching, vocab: Vocabulary) -> None:
     """Give ``model`` (the student, over ``vocab``) the teacher's weights. A token the
     teacher's vocabulary lacks starts as the teacher's OOV vector, so the student
     begins reading comments much as the teacher did (a token of the teacher's that the
-    larger count pushed out of vocab.max_size is OOV to the student)."""
-    weights = list(teaching.weights)
-    embedding = model.get_layer("embedding").embeddings
-    position = [w.path for w in model.weights].index(embedding.path)
+    larger count pushed out of vocab.max_size is OOV to the student). A shallower
+    student takes the teacher's first layers; its head and output layer, which would
+    read another layer's states than the teacher's did, keep their fresh start."""
+    teacher = teaching.weights
+    same_network = sorted(teacher) == sorted(variable.path for variable in model.weights)
     oov = teaching.vocab.index[OOV]
-    weights[position] = weights[position][[teaching.vocab.index.get(t, oov) for t in vocab.tokens]]
-    model.set_weights(weights)
+    for variable in model.weights:
+        layer = variable.path.split("/")[0]
+        if variable.path not in teacher or not same_network and layer in ("head", "output"):
+            continue
+        weight = teacher[variable.path]
+        if layer == "embedding":
+            weight = weight[[teaching.vocab.index.get(t, oov) for t in vocab.tokens]]
+        variable.assign(weight)
 
 
 def student_checkpoint(checkpoint_dir: str | os.PathLike | None) -> Path | None:
@@ -204,9 +223,9 @@ def _read_unlabeled(config):
     return texts
 
 
-def _digest(unlabeled, labeled, labels, teacher_mix):
+def _digest(unlabeled, labeled, labels, teacher_settings):
     digest = hashlib.sha256()
-    digest.update(f"{len(unlabeled)} unlabeled, {len(labeled)} labeled, mix {teacher_mix}\n".encode())
+    digest.update(f"{len(unlabeled)} unlabeled, {len(labeled)} labeled, {teacher_settings}\n".encode())
     for text in [*unlabeled, *labeled]:
         digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
     digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
