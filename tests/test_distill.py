@@ -9,8 +9,9 @@ import pytest
 
 from app.training.fit import EpochRecorder
 
-# the quick config, distilling on the three-class sample's comments as a user's unlabeled ones
-DISTILL = ["--config", "tests/tiny.yaml", "--set", "distill.unlabeled=data/sample_3class.tsv",
+# the quick config, distilling on the three-class sample's comments as a user's unlabeled
+# ones; bidirectional, whose weights' paths change when a resumed teacher is loaded again
+DISTILL = ["--config", "tests/tiny.yaml", "--set", "model.bidirectional=true", "--set", "distill.unlabeled=data/sample_3class.tsv",
            "--set", "distill.epochs=2", "--set", "train.epochs=3", "--set", "train.early_stopping.enabled=false"]
 
 
@@ -97,7 +98,7 @@ def test_a_deeper_teacher_hands_its_first_layer_to_a_one_layer_student(tmp_path,
     from app.artifacts.run import SavedRun
 
     starts, ends = fitted_weights
-    assert train(tmp_path, "run", "--set", "distill.teacher_layers=2", "--set", "model.bidirectional=true") == 0
+    assert train(tmp_path, "run", "--set", "distill.teacher_layers=2") == 0
     teacher_end, student_start = ends[0], starts[1]
     # embedding, then each direction's kernel, recurrent kernel and bias per layer, then the output's two
     assert (len(teacher_end), len(student_start)) == (1 + 12 + 2, 1 + 6 + 2)

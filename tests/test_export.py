@@ -243,6 +243,31 @@ def test_a_large_input_is_scored_in_onnx_worker_processes_as_in_this_one(runs, s
     assert np.concatenate([s for _, _, s in parts]).tolist() == expected_status.tolist()
 
 
+def test_a_killed_scoring_worker_is_one_clear_error_and_the_next_call_starts_new_ones(runs, sample, monkeypatch):
+    import signal
+    import time
+
+    import pandas as pd
+
+    from app.export.formats import export_run
+    from app.inference import classifier as classifier_module
+    from app.inference.classifier import Classifier
+
+    export_run(runs["gru"], "onnx")
+    frame = pd.DataFrame({"document": sample[0] * 3})
+    monkeypatch.setattr(classifier_module, "PARALLEL_MIN", 100)
+    monkeypatch.setattr(classifier_module, "WORKER_PART_ROWS", 40)
+    with Classifier.load(runs["gru"], runtime="onnx", workers=2) as clf:
+        parts = clf.predict_chunks([frame], "document")
+        next(parts)
+        os.kill(next(iter(clf._worker_pool._processes)), signal.SIGKILL)
+        time.sleep(1)  # the pool sees its worker gone
+        with pytest.raises(BundleError, match="a scoring worker process failed to start or was killed"):
+            list(parts)
+        again = list(clf.predict_chunks([frame], "document"))
+    assert sum(len(part) for part, _, _ in again) == len(frame)
+
+
 def test_a_small_input_is_scored_without_starting_workers(runs, sample):
     import pandas as pd
 

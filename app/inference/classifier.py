@@ -24,17 +24,17 @@ same probabilities within 1e-5 (tests/test_export.py); ``explain`` needs Keras.
 
 A Classifier may be called from several threads at once; it pickles as its path, so
 a worker process rebuilds it with ``Classifier.load``; ``close()`` (or ``with``)
-stops its tokenizer worker processes.
+stops its tokenizer and scoring worker processes.
 """
 
 import collections
 import dataclasses
 import itertools
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +45,7 @@ import pandas as pd
 from app.artifacts.run import SavedRun
 from app.data.readers import split_read_status
 from app.errors import BundleError, DataError
-from app.text.tokenizer import PARALLEL_MIN, exit_with_parent
+from app.text.tokenizer import PARALLEL_MIN, exit_with_parent, worker_context
 
 if TYPE_CHECKING:
     from app.export.onnx_runtime import OnnxModel
@@ -142,9 +142,10 @@ class Classifier:
     def close(self) -> None:
         """Stop the tokenizer's and the scoring worker processes (started for large inputs only)."""
         self.run.tokenizer.close()
-        if self._worker_pool is not None:
-            self._worker_pool.shutdown(cancel_futures=True)
-            self._worker_pool = None
+        with self._model_lock:
+            pool, self._worker_pool = self._worker_pool, None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
     # ------------------------------------------------------------------------- scoring
 
@@ -190,9 +191,10 @@ class Classifier:
 
         The next part is read and tokenized in a background thread while the model scores
         this one: the tokenizer's worker processes and the model then share the cores
-        instead of waiting for each other. With the onnx runtime and PARALLEL_MIN rows
-        or more, parts of WORKER_PART_ROWS are tokenized and scored in worker processes
-        instead. Errors (a bad line in the input) come out here.
+        instead of waiting for each other. With the onnx runtime and more than one
+        worker, parts are WORKER_PART_ROWS long, and from PARALLEL_MIN rows on they are
+        tokenized and scored in worker processes instead. Errors (a bad line in the
+        input) come out here.
         """
         in_workers = self.exported is not None and self.run.tokenizer.workers > 1
         size = WORKER_PART_ROWS if in_workers else PIPELINE_ROWS
@@ -229,22 +231,31 @@ class Classifier:
         per worker are in flight, so the input is never read far ahead."""
         pool = self._start_worker_pool()
         in_flight: collections.deque[tuple[pd.DataFrame, np.ndarray, Future]] = collections.deque()
-        for part in parts:
-            part, read_status = split_read_status(part)
-            in_flight.append((part, read_status, pool.submit(_score_in_worker, part[text_column].tolist())))
-            if len(in_flight) > 2 * self.run.tokenizer.workers:
+        try:
+            for part in parts:
+                part, read_status = split_read_status(part)
+                in_flight.append((part, read_status, pool.submit(_score_in_worker, part[text_column].tolist())))
+                if len(in_flight) > 2 * self.run.tokenizer.workers:
+                    part, read_status, scored = in_flight.popleft()
+                    yield part, *_unread(*scored.result(), read_status)
+            while in_flight:
                 part, read_status, scored = in_flight.popleft()
                 yield part, *_unread(*scored.result(), read_status)
-        for part, read_status, scored in in_flight:
-            yield part, *_unread(*scored.result(), read_status)
+        except BrokenProcessPool:
+            with self._model_lock:  # the next call starts new workers
+                if self._worker_pool is pool:
+                    self._worker_pool = None
+            raise BundleError(f"{self.path}: a scoring worker process failed to start or was killed "
+                              f"(out of memory?); score with workers=1 to see why") from None
+        finally:  # stopped early (the caller's error): the parts not begun are dropped
+            for _, _, scored in in_flight:
+                scored.cancel()
 
     def _start_worker_pool(self) -> ProcessPoolExecutor:
         with self._model_lock:  # two threads must not start two pools
             if self._worker_pool is None:
-                # forkserver: a clean process, which never inherits this one's threads
-                context = multiprocessing.get_context("forkserver")
                 self._worker_pool = ProcessPoolExecutor(
-                    self.run.tokenizer.workers, mp_context=context, initializer=_start_worker,
+                    self.run.tokenizer.workers, mp_context=worker_context(), initializer=_start_worker,
                     initargs=(os.getpid(), str(self.path), self.batch_size))
             return self._worker_pool
 

@@ -190,9 +190,7 @@ class Tokenizer:
 
     def _start_pool(self):
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context(),
                                              initializer=exit_with_parent, initargs=(os.getpid(),))
         return self._pool
 
@@ -205,6 +203,14 @@ class Tokenizer:
 
 
 PARENT_CHECK_SECONDS = 0.5
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start (the tokenizer's and the ONNX scoring ones): from a
+    forkserver that imports only this module, whichever pool starts it first."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def exit_with_parent(parent: int) -> None:

@@ -1,13 +1,14 @@
 """Knowledge distillation: a teacher labels unlabeled comments with its probabilities,
 and the saved model learns from those as well as from the labeled comments.
 
-The teacher is the config's own model, trained first as train.py trains it, averaged
+The teacher is the config's own model (with ``teacher_layers``, of that many layers),
+trained first as train.py trains it, averaged
 with a naive-Bayes-scaled n-gram logistic regression (NBSVM, app/ngrams.py) fitted on
 the same training rows. The two err on different comments, so their mean is more
 accurate than either (docs/experiments.md: "What each choice is worth"). The mean is
 even, or weighted by ``teacher_mix``, or (null) weighted as the validation rows' log
 loss says: on a few thousand rows the n-grams are much the better half
-(docs/own_data.md). The student, a model of the same config, then trains on the
+(docs/own_data.md). The student, the config's model, then trains on the
 labeled comments and on the teacher's probabilities for the unlabeled ones: a
 probability says how sure the teacher is, not only which class it picks. With
 ``teacher_layers`` the teacher stacks more recurrent layers than the student, which
@@ -58,7 +59,7 @@ class Teaching:
     tokens: list  # token lists of the unlabeled comments
     targets: np.ndarray  # the teacher's probability targets for them (see app.modeling.losses.probability_targets)
     report: dict  # what the run's metrics.json says about the teacher
-    weights: dict[str, np.ndarray]  # the teacher's recurrent model's weights by path: the student may start from them
+    weights: dict[str, np.ndarray]  # the teacher's recurrent model's, by layer_weights: the student may start from them
     vocab: Vocabulary  # the teacher's: the student's may be larger (distill.unlabeled_vocabulary)
 
 
@@ -145,8 +146,7 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     log.info(f"teacher: test accuracy {report['teacher_accuracy']:.4f} (recurrent {report['teacher_recurrent_accuracy']:.4f}, "
           f"n-grams {report['teacher_ngram_accuracy']:.4f}; the recurrent half's share {share:.1f}) "
           f"in {report['teacher_seconds']:.0f}s")
-    weights = {variable.path: variable.numpy() for variable in recurrent.model.weights}
-    return Teaching(tokens, targets, report, weights, recurrent.vocab)
+    return Teaching(tokens, targets, report, layer_weights(recurrent.model), recurrent.vocab)
 
 
 def _teacher_model(config: "Config") -> Any:
@@ -181,24 +181,36 @@ def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
     return best
 
 
-def warm_start(model: Any, teaching: Teaching, vocab: Vocabulary) -> None:
-    """Give ``model`` (the student, over ``vocab``) the teacher's weights. A token the
-    teacher's vocabulary lacks starts as the teacher's OOV vector, so the student
-    begins reading comments much as the teacher did (a token of the teacher's that the
-    larger count pushed out of vocab.max_size is OOV to the student). A shallower
-    student takes the teacher's first layers; its head and output layer, which would
-    read another layer's states than the teacher's did, keep their fresh start."""
+def layer_weights(model: Any) -> dict[str, np.ndarray]:
+    """A model's weights keyed by layer name and position in the layer: unlike a
+    Bidirectional layer's variable paths, these stay the same when the model is saved
+    and loaded again (as a resumed teacher is)."""
+    return {f"{layer.name}/{i}": weight for layer in model.layers for i, weight in enumerate(layer.get_weights())}
+
+
+def warm_start(model: Any, teaching: Teaching, vocab: Vocabulary) -> list[str]:
+    """Give ``model`` (the student, over ``vocab``) the teacher's weights; the names of
+    the layers that took them. A token the teacher's vocabulary lacks starts as the
+    teacher's OOV vector, so the student begins reading comments much as the teacher
+    did (a token of the teacher's that the larger count pushed out of vocab.max_size is
+    OOV to the student). A shallower student takes the teacher's first layers; its head
+    and output layer, which would read another layer's states than the teacher's did,
+    keep their fresh start."""
     teacher = teaching.weights
-    same_network = sorted(teacher) == sorted(variable.path for variable in model.weights)
+    same_network = sorted(teacher) == sorted(layer_weights(model))
     oov = teaching.vocab.index[OOV]
-    for variable in model.weights:
-        layer = variable.path.split("/")[0]
-        if variable.path not in teacher or not same_network and layer in ("head", "output"):
+    started = []
+    for layer in model.layers:
+        names = [f"{layer.name}/{i}" for i in range(len(layer.weights))]
+        if not names or not all(name in teacher for name in names) or (
+                not same_network and layer.name in ("head", "output")):
             continue
-        weight = teacher[variable.path]
-        if layer == "embedding":
-            weight = weight[[teaching.vocab.index.get(t, oov) for t in vocab.tokens]]
-        variable.assign(weight)
+        weights = [teacher[name] for name in names]
+        if layer.name == "embedding":
+            weights[0] = weights[0][[teaching.vocab.index.get(t, oov) for t in vocab.tokens]]
+        layer.set_weights(weights)
+        started.append(layer.name)
+    return started
 
 
 def student_checkpoint(checkpoint_dir: str | os.PathLike | None) -> Path | None:

@@ -246,8 +246,10 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     with distributed.scope(strategy):
         model = build_model(config.model, len(vocab), len(names))
     if teaching and config.distill.warm_start:
-        distill.warm_start(model, teaching, vocab)
-        log.info("the student starts from the teacher's weights (distill.warm_start)")
+        started = distill.warm_start(model, teaching, vocab)
+        afresh = [layer.name for layer in model.layers if layer.weights and layer.name not in started]
+        afresh_note = f"; afresh: {', '.join(afresh)}" if afresh else ""
+        log.info(f"the student starts from the teacher's weights (distill.warm_start): {', '.join(started)}{afresh_note}")
     elif prepared.word_vectors is not None:
         from app.training.pretrain import embedding_matrix
 
