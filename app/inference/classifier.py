@@ -348,8 +348,7 @@ def _start_worker(parent: int, path: str, batch_size: int) -> None:
 
 
 def _score_in_worker(texts: list) -> tuple[np.ndarray, np.ndarray]:
-    _, ids, status = _worker_classifier._encode_with_status(texts)
-    return _worker_classifier._score(ids, status)
+    return _worker_classifier.predict_proba(texts)
 
 
 def _load_again(path: str, batch_size: int, workers: int, runtime: str = "keras", threads: int = 0) -> Classifier:

@@ -185,7 +185,12 @@ def layer_weights(model: Any) -> dict[str, np.ndarray]:
     """A model's weights keyed by layer name and position in the layer: unlike a
     Bidirectional layer's variable paths, these stay the same when the model is saved
     and loaded again (as a resumed teacher is)."""
-    return {f"{layer.name}/{i}": weight for layer in model.layers for i, weight in enumerate(layer.get_weights())}
+    return {name: weight for layer in model.layers for name, weight in zip(_weight_names(layer), layer.get_weights())}
+
+
+def _weight_names(layer: Any) -> list[str]:
+    """The keys of ``layer``'s weights in layer_weights."""
+    return [f"{layer.name}/{i}" for i in range(len(layer.weights))]
 
 
 def warm_start(model: Any, teaching: Teaching, vocab: Vocabulary) -> list[str]:
@@ -197,15 +202,16 @@ def warm_start(model: Any, teaching: Teaching, vocab: Vocabulary) -> list[str]:
     and output layer, which would read another layer's states than the teacher's did,
     keep their fresh start."""
     teacher = teaching.weights
-    same_network = sorted(teacher) == sorted(layer_weights(model))
+    names = {layer.name: _weight_names(layer) for layer in model.layers}
+    same_network = sorted(teacher) == sorted(name for layer_names in names.values() for name in layer_names)
     oov = teaching.vocab.index[OOV]
     started = []
     for layer in model.layers:
-        names = [f"{layer.name}/{i}" for i in range(len(layer.weights))]
-        if not names or not all(name in teacher for name in names) or (
+        layer_names = names[layer.name]
+        if not layer_names or not all(name in teacher for name in layer_names) or (
                 not same_network and layer.name in ("head", "output")):
             continue
-        weights = [teacher[name] for name in names]
+        weights = [teacher[name] for name in layer_names]
         if layer.name == "embedding":
             weights[0] = weights[0][[teaching.vocab.index.get(t, oov) for t in vocab.tokens]]
         layer.set_weights(weights)
