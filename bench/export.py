@@ -2,14 +2,15 @@
 throughput on 100K comments and its peak memory on 1M (the first model's), with
 --runtime onnx and keras.
 
-    python bench/export.py --model models/lstm --model models/best [--rows 100000] [--memory-rows 1000000]
+    python -m bench.export --model models/lstm --model models/best [--rows 100000] [--memory-rows 1000000]
 
 Each run is copied into a temporary folder and exported there (the run given is not
 changed). Every figure is a child process timed from start to exit: the export
 (``python -m app.export``), ``predict.py --text "배우들 연기가 정말 좋았어요"`` (the cold
-start, median of --repeats), and predict.py on a file of --rows NSMC training reviews
+start, median of --repeats after a warm-up run), and predict.py on a file of --rows NSMC training reviews
 (``ratings_train``, never the test file), CSV out (median of --repeats). Peak memory is
-the child's largest resident set, read from the operating system. The machine's load
+the resident set of its whole process tree (predict.py and its worker processes),
+sampled every 0.2 s (bench/process_tree.py). The machine's load
 average is recorded beside each figure: other work on the machine slows them.
 Writes bench/export.json and prints a Markdown table.
 """
@@ -19,34 +20,31 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-COMMENT = "배우들 연기가 정말 좋았어요"
-# Runs a command and prints its peak resident memory (MiB): the children of this process are the command's
-PEAK = ("import resource, subprocess, sys; status = subprocess.run(sys.argv[1:]).returncode; "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, file=sys.stderr); sys.exit(status)")
+from app.data.readers import resolve_data_path
+from bench.process_tree import ROOT, run_measured
 
-from app.data.readers import resolve_data_path  # noqa: E402
+COMMENT = "배우들 연기가 정말 좋았어요"
 
 
 def timed(command: list[str]) -> dict:
     """Run ``command`` from the project root; its seconds, peak MiB and the load average before it."""
     load = os.getloadavg()[0]
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", PEAK, *command], capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-    return {"seconds": seconds, "peak_mib": float(result.stderr.strip().splitlines()[-1]), "load": load}
+    status, errors, seconds, peaks = run_measured(command)
+    if status != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{errors[-3000:]}")
+    return {"seconds": seconds, "peak_mib": peaks["total"], "load": load}
 
 
 def median_of(repeats: int, command: list[str]) -> dict:
-    """The median seconds of ``repeats`` runs, with the largest peak and load."""
+    """The median seconds of ``repeats`` runs after one unmeasured run, with the largest
+    peak and load. The first run of a command reads its libraries from disk (1.37 s
+    against 1.06 s for the third, 2026-12-02): it is the disk's time, not the start's."""
+    timed(command)
     runs = [timed(command) for _ in range(repeats)]
     return {"seconds": round(statistics.median(r["seconds"] for r in runs), 3),
             "all_seconds": [round(r["seconds"], 3) for r in runs],
@@ -128,7 +126,7 @@ def main() -> None:
         tensorflow = median_of(args.repeats, [sys.executable, "-c", "import tensorflow"])
         models = [bench_model(Path(model), folder, comments, memory_comments if i == 0 else None, args.repeats)
                   for i, model in enumerate(args.model)]
-    results = {"started": started, "command": "python bench/export.py " + " ".join(sys.argv[1:]),
+    results = {"started": started, "command": "python -m bench.export " + " ".join(sys.argv[1:]),
                "cores": os.cpu_count(), "import_tensorflow": tensorflow, "models": models}
     Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))

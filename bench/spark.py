@@ -22,52 +22,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
-
 from bench.export import write_comments
+from bench.process_tree import ROOT, Sizes, run_measured
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def spark_groups(sizes: Sizes) -> dict[str, float]:
+    """The largest Spark Python worker (what an executor needs per task) and the JVM, in MiB."""
+    groups = {"spark_python_worker": 0.0, "jvm": 0.0}
+    for rss, parent, line in sizes.values():
+        if "java" in line.split(" ", 1)[0]:
+            groups["jvm"] = max(groups["jvm"], rss)
+        elif "pyspark.daemon" in line and "pyspark.daemon" in sizes.get(parent, (0, 0, ""))[2]:  # forked by the daemon
+            groups["spark_python_worker"] = max(groups["spark_python_worker"], rss)
+    return groups
 
 
 def measured(command: list[str]) -> dict:
     """Run ``command`` from the project root: seconds, peak MiB of its process tree, of
     its largest Spark Python worker and of its JVM, and the load averages."""
     load_before = os.getloadavg()[0]
-    started = time.perf_counter()
-    child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peaks = {"total": 0.0, "spark_python_worker": 0.0, "jvm": 0.0}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.2):
-            try:
-                processes = [child, *child.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            sizes = {}  # pid -> (MiB, parent pid, command line)
-            for process in processes:
-                try:
-                    sizes[process.pid] = (process.memory_info().rss / 2**20, process.ppid(), " ".join(process.cmdline()))
-                except psutil.NoSuchProcess:
-                    continue
-            peaks["total"] = max(peaks["total"], sum(rss for rss, _, _ in sizes.values()))
-            for rss, parent, line in sizes.values():
-                if "java" in line.split(" ", 1)[0]:
-                    peaks["jvm"] = max(peaks["jvm"], rss)
-                elif "pyspark.daemon" in line and "pyspark.daemon" in sizes.get(parent, (0, 0, ""))[2]:  # forked by the daemon
-                    peaks["spark_python_worker"] = max(peaks["spark_python_worker"], rss)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    _, errors = child.communicate()
-    seconds = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    if child.returncode != 0:
+    status, errors, seconds, peaks = run_measured(command, spark_groups)
+    if status != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{errors[-3000:]}")
     last_line = [line for line in errors.replace("\r", "\n").splitlines() if line.startswith("predicted ")][-1]
     return {"seconds": round(seconds, 1), "peak_mib": {key: round(value) for key, value in peaks.items() if value},

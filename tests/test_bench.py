@@ -85,3 +85,18 @@ def test_the_three_class_bench_scores_on_the_rows_train_py_holds_out(tmp_path, m
     assert held_out["document"].tolist() == prepared.test_texts
     assert kept["document"].tolist() == prepared.texts
     assert kept["label"].astype(str).tolist() == [prepared.labels.values[i] for i in prepared.y]
+
+
+def test_the_peak_memory_of_a_command_sums_its_whole_process_tree():
+    """bench/process_tree.py: a parent and its child, each holding 150 MiB at once,
+    peak above 300 MiB together (getrusage would give only the larger one)."""
+    import sys
+
+    from bench.process_tree import run_measured
+
+    hold = "data = b'x' * (150 * 2**20); import time; time.sleep(1.5)"
+    parent = (f"import subprocess, sys; data = b'x' * (150 * 2**20); "
+              f"sys.exit(subprocess.run([sys.executable, '-c', {hold!r}]).returncode)")
+    status, errors, seconds, peaks = run_measured([sys.executable, "-c", parent])
+    assert status == 0, errors
+    assert peaks["total"] > 300 and seconds > 1.5

@@ -172,6 +172,7 @@ def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
         return 0.5
     recurrent = recurrent_probabilities([prepared.tokens[i] for i in rows]).astype("float64")
     linear_rows = linear.predict_proba([prepared.texts[i] for i in rows]).astype("float64")
+    recurrent /= recurrent.sum(axis=1, keepdims=True)  # a float32 softmax sums to 1 only within 1e-7: log_loss warns
     shares = np.round(np.linspace(0, 1, 11), 1)
     losses = [log_loss(prepared.y[rows], s * recurrent + (1 - s) * linear_rows, labels=range(recurrent.shape[1]))
               for s in shares]
