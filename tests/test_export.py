@@ -312,6 +312,72 @@ def test_a_cell_onnx_has_no_op_for_is_refused_with_one_line(tmp_path, sample):
     assert "exports" not in json.loads((run / "bundle.json").read_text())
 
 
+INT8_TOLERANCE = 0.02  # int8 weights: the probabilities move by hundredths, never by a wrong graph's tenths
+
+
+@pytest.mark.parametrize("name", ["lstm", "bidirectional_lstm", "stacked_lstm_max_mean_head"])
+def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, name, tmp_path):
+    import shutil
+
+    import onnx
+
+    from app.export.formats import export_run
+    from app.inference.classifier import Classifier
+
+    run = tmp_path / name
+    shutil.copytree(runs[name], run)
+    (onnx_file,) = export_run(run, "onnx", quantize="int8")
+    ops = {node.op_type for node in onnx.load(onnx_file).graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+    texts = sample[0]
+    with Classifier.load(run) as keras_clf, Classifier.load(run, runtime="onnx") as onnx_clf:
+        assert onnx_clf.exported.weights == "int8"
+        expected, status = keras_clf.predict_proba(texts)
+        found, onnx_status = onnx_clf.predict_proba(texts)
+    assert list(status) == list(onnx_status)
+    scored = status == "ok"
+    np.testing.assert_allclose(found[scored], expected[scored], atol=INT8_TOLERANCE)
+    export_run(run, "onnx")  # without quantize: float32 again, exact
+    with Classifier.load(run, runtime="onnx") as onnx_clf:
+        assert onnx_clf.exported.weights == "float32"
+        np.testing.assert_allclose(onnx_clf.predict_proba(texts)[0][scored], expected[scored], atol=TOLERANCE)
+
+
+def test_int8_is_refused_for_cells_and_formats_without_an_int8_form(runs, tmp_path):
+    import shutil
+
+    from app.cli.export import parse_args
+    from app.export.formats import export_run
+
+    run = tmp_path / "gru"
+    shutil.copytree(runs["gru"], run)
+    before = {file: file.read_bytes() for file in run.rglob("*") if file.is_file()}
+    with pytest.raises(BundleError, match=r"^onnx --quantize int8: onnxruntime has an int8 LSTM but no int8 gru"):
+        export_run(run, "onnx", quantize="int8")
+    assert {file: file.read_bytes() for file in run.rglob("*") if file.is_file()} == before  # nothing written
+    with pytest.raises(ValueError, match=r"quantize='int8' applies to onnx only, not to format 'savedmodel'"):
+        export_run(run, "savedmodel", quantize="int8")
+    with pytest.raises(ValueError, match=r"quantize must be one of None, int8, not 'int4'"):
+        export_run(run, "onnx", quantize="int4")
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--model", str(run), "--format", "onnx", "--format", "litert", "--quantize", "int8"])
+    assert stopped.value.code == 2
+
+
+def test_predict_py_says_when_it_scores_with_int8_weights(runs, tmp_path, capsys):
+    import shutil
+
+    from app.cli.predict import main
+    from app.export.formats import export_run
+
+    run = tmp_path / "lstm"
+    shutil.copytree(runs["lstm"], run)
+    export_run(run, "onnx", quantize="int8")
+    assert main(["--model", str(run), "--runtime", "onnx", "--text", "배우들 연기가 정말 좋았어요"]) == 0
+    said = capsys.readouterr().err
+    assert f"scoring with {run / 'export' / 'model.onnx'}'s int8 weights (exported with --quantize)" in said
+
+
 # TensorFlow and Keras cannot even be imported in the process that predicts
 NO_TENSORFLOW = """
 import importlib.abc, sys

@@ -137,6 +137,9 @@ def predict(args: argparse.Namespace) -> int:
     # The output's lock is taken before the model loads: a second predict.py on the same -o fails at once
     with (OutputWriter(args.output, writer_format, args.output_encoding) as writer,
           Classifier.load(args.model, batch_size=args.batch_size, workers=args.workers, runtime=args.runtime) as classifier):
+        if classifier.exported is not None and classifier.exported.weights != "float32":
+            print(f"scoring with {classifier.exported.path}'s {classifier.exported.weights} weights "
+                  "(exported with --quantize): probabilities are close to model.keras's, not equal", file=sys.stderr)
         if args.text:
             chunks = [pd.DataFrame({text_column: [valid_text(text) for text in args.text]}, dtype=object)]
         else:

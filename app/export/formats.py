@@ -31,27 +31,41 @@ class ExportFormat:
     description: str
     target: str  # where it goes inside the run directory
     write: Callable[["SavedRun", Path], None]  # writes the export of a run to the path given (a file or a directory)
+    # (run, written file, file to write): its int8 form; None where this format has none here
+    quantize: Callable[["SavedRun", Path, Path], None] | None = None
 
 
 EXPORT_FORMATS: Registry[ExportFormat] = Registry("export format")
+QUANTIZATIONS = (None, "int8")  # None: the model's own float32 weights
 
 
-def export_run(path: str | os.PathLike, format: str) -> list[Path]:
+def export_run(path: str | os.PathLike, format: str, quantize: str | None = None) -> list[Path]:
     """Export the run at ``path`` in ``format``; returns the files written.
+    ``quantize``: None (the model's own float32 weights) or int8 (onnx, LSTM runs only).
 
     Raises BundleError when the run fails its checks or has a part ``format`` cannot
-    express (the message says which), ValueError for an unknown ``format``.
+    express (the message says which), ValueError for an unknown ``format`` or ``quantize``.
     """
     from app.artifacts.run import SavedRun, record_export
 
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS.names())}, not {format!r}")
     entry = EXPORT_FORMATS[format]
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZATIONS))}, not {quantize!r}")
+    if quantize and entry.quantize is None:
+        quantizable = ", ".join(f.name for f in EXPORT_FORMATS if f.quantize)
+        raise ValueError(f"quantize={quantize!r} applies to {quantizable} only, not to format {format!r}")
     run = SavedRun.load(path)
     target = run.path / entry.target
     if target.suffix:  # one file: renamed into export/, beside the other formats
         with AtomicDirectory(target.parent, mode="merge") as staging:
-            entry.write(run, staging / target.name)
+            if quantize:
+                entry.write(run, staging / f"float32.{target.name}")
+                entry.quantize(run, staging / f"float32.{target.name}", staging / target.name)
+                (staging / f"float32.{target.name}").unlink()
+            else:
+                entry.write(run, staging / target.name)
         files = [target]
     else:  # a directory: swapped in whole
         with AtomicDirectory(target, mode="replace") as staging:
@@ -67,6 +81,13 @@ def _write_onnx(run: "SavedRun", path: Path) -> None:
     path.write_bytes(onnx_model(run.model, run.config.model).SerializeToString())
 
 
+def _quantize_onnx(run: "SavedRun", source: Path, target: Path) -> None:
+    from app.export.onnx_quantize import check_quantizable, quantize_lstm_weights
+
+    check_quantizable(run.config.model.cell)
+    quantize_lstm_weights(source, target)
+
+
 def _write_saved_model(run: "SavedRun", path: Path) -> None:
     from app.export.tensorflow_formats import write_saved_model
 
@@ -80,7 +101,7 @@ def _write_litert(run: "SavedRun", path: Path) -> None:
 
 
 EXPORT_FORMATS.register(ExportFormat("onnx", "ONNX (opset 18) for onnxruntime: predict.py --runtime onnx, no TensorFlow",
-                                     "export/model.onnx", _write_onnx))
+                                     "export/model.onnx", _write_onnx, _quantize_onnx))
 EXPORT_FORMATS.register(ExportFormat("savedmodel", "TensorFlow SavedModel with a serving_default signature (TF Serving)",
                                      "export/saved_model", _write_saved_model))
 EXPORT_FORMATS.register(ExportFormat("litert", "LiteRT (TensorFlow Lite) flatbuffer for phones and small devices",

@@ -105,7 +105,8 @@ def onnx_model(model: Any, config: Any) -> Any:
                           graph.weights),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="kosent")
     # read back by app.export.onnx_runtime to check the run's vocab.txt and labels.json against the graph
-    helper.set_model_props(proto, {"vocab_size": str(embedding.input_dim), "classes": str(max(output.units, 2))})
+    helper.set_model_props(proto, {"vocab_size": str(embedding.input_dim), "classes": str(max(output.units, 2)),
+                                   "weights": "float32"})  # app.export.onnx_quantize writes int8 ones
     proto.ir_version = 8  # the IR version of opset 18 (ONNX 1.13), which every onnxruntime since 1.14 reads
     checker.check_model(proto)
     return proto

@@ -22,6 +22,7 @@ class OnnxModel:
         self.session, self.path = session, path
         metadata = session.get_modelmeta().custom_metadata_map
         self.vocab_size, self.classes = int(metadata["vocab_size"]), int(metadata["classes"])
+        self.weights = metadata.get("weights", "float32")  # int8: exported with --quantize int8
 
     @classmethod
     def load(cls, run_path: str | os.PathLike, threads: int = 0) -> "OnnxModel":
