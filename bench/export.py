@@ -1,6 +1,6 @@
 """Exported models against Keras: export time and sizes, predict.py's cold start, its
 throughput on 100K comments and its peak memory on 1M (the first model's), with
---runtime onnx and keras.
+--runtime onnx and keras, and for LSTM runs with onnx after ``--quantize int8``.
 
     python -m bench.export --model models/lstm --model models/best [--rows 100000] [--memory-rows 1000000]
 
@@ -25,10 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.artifacts.run import read_config
 from app.data.readers import resolve_data_path
 from bench.process_tree import ROOT, run_measured
 
 COMMENT = "배우들 연기가 정말 좋았어요"
+INT8 = "onnx int8"  # --runtime onnx after app.export --quantize int8 (LSTM runs)
 
 
 def timed(command: list[str]) -> dict:
@@ -73,19 +75,24 @@ def bench_model(source: Path, folder: Path, comments: Path, memory_comments: Pat
                                      "load": round(measured["load"], 2)}
     result["model_keras_mb"] = round((run / "model.keras").stat().st_size / 1e6, 2)
     predict = [sys.executable, "predict.py", "--model", str(run)]
-    for runtime in ("onnx", "keras"):
-        result["cold_start"][runtime] = median_of(repeats, [*predict, "--runtime", runtime, "--text", COMMENT])
-        rows = sum(1 for _ in open(comments, encoding="utf-8")) - 1
+    rows = sum(1 for _ in open(comments, encoding="utf-8")) - 1
+    scorings = [("onnx", "onnx"), ("keras", "keras")] + ([(INT8, "onnx")] if read_config(run).model.cell == "lstm" else [])
+    for name, runtime in scorings:  # (the row's name, predict.py's --runtime)
+        if name == INT8:  # last: this export replaces the float model.onnx
+            measured = timed([sys.executable, "-m", "app.export", "--model", str(run), "--format", "onnx", "--quantize", "int8"])
+            result["exports"][INT8] = {"seconds": round(measured["seconds"], 1), "load": round(measured["load"], 2),
+                                       "mb": round((run / "export" / "model.onnx").stat().st_size / 1e6, 2)}
+        result["cold_start"][name] = median_of(repeats, [*predict, "--runtime", runtime, "--text", COMMENT])
         measured = median_of(repeats, [*predict, "--runtime", runtime, str(comments), "-o", str(folder / "predictions.csv")])
-        result["throughput"][runtime] = {**measured, "rows": rows, "comments_per_second": round(rows / measured["seconds"])}
-        if memory_comments is not None:
-            rows = sum(1 for _ in open(memory_comments, encoding="utf-8")) - 1
+        result["throughput"][name] = {**measured, "rows": rows, "comments_per_second": round(rows / measured["seconds"])}
+        if memory_comments is not None and name != INT8:
+            memory_rows = sum(1 for _ in open(memory_comments, encoding="utf-8")) - 1
             measured = timed([*predict, "--runtime", runtime, str(memory_comments), "-o", str(folder / "predictions.csv")])
-            result["memory"][runtime] = {"rows": rows, "seconds": round(measured["seconds"], 1),
-                                         "comments_per_second": round(rows / measured["seconds"]),
-                                         "peak_mib": round(measured["peak_mib"]), "load": round(measured["load"], 2)}
-        print(json.dumps({"model": source.name, "runtime": runtime, "cold_start": result["cold_start"][runtime]["seconds"],
-                          "throughput": result["throughput"][runtime]["comments_per_second"]}), flush=True)
+            result["memory"][name] = {"rows": memory_rows, "seconds": round(measured["seconds"], 1),
+                                      "comments_per_second": round(memory_rows / measured["seconds"]),
+                                      "peak_mib": round(measured["peak_mib"]), "load": round(measured["load"], 2)}
+        print(json.dumps({"model": source.name, "runtime": name, "cold_start": result["cold_start"][name]["seconds"],
+                          "throughput": result["throughput"][name]["comments_per_second"]}), flush=True)
     shutil.rmtree(run)
     return result
 
@@ -94,7 +101,7 @@ def table(results: dict) -> str:
     """The Markdown table docs/export.md shows."""
     lines = ["| model | runtime | cold start s | comments/s (100K) | peak MiB (1M rows) |", "|---|---|---|---|---|"]
     for model in results["models"]:
-        for runtime in ("onnx", "keras"):
+        for runtime in model["throughput"]:
             memory = model["memory"].get(runtime, {})
             lines.append(f"| {Path(model['model']).name} | {runtime} | {model['cold_start'][runtime]['seconds']:.2f} | "
                          f"{model['throughput'][runtime]['comments_per_second']:,} | {memory.get('peak_mib', '-')} |")
