@@ -323,6 +323,7 @@ def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, n
 
     from app.export.formats import export_run
     from app.inference.classifier import Classifier
+    from app.serving.api import model_info
 
     run = tmp_path / name
     shutil.copytree(runs[name], run)
@@ -331,7 +332,7 @@ def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, n
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     texts = sample[0]
     with Classifier.load(run) as keras_clf, Classifier.load(run, runtime="onnx") as onnx_clf:
-        assert onnx_clf.exported.weights == "int8"
+        assert onnx_clf.exported.weights == model_info(onnx_clf)["weights"] == "int8"  # the server's /v1/model says so
         expected, status = keras_clf.predict_proba(texts)
         found, onnx_status = onnx_clf.predict_proba(texts)
     assert list(status) == list(onnx_status)

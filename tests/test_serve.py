@@ -579,7 +579,8 @@ def test_with_runtime_onnx_the_server_scores_as_keras_without_importing_tensorfl
         assert got["status"] == want.status and got["label"] == want.label
         assert got["confidence"] == pytest.approx(want.confidence, abs=1e-5)
     model = answers["model"]
-    assert model["runtime"] == "onnx" and model["parameters"] == classifier.run.model.count_params()
+    assert model["runtime"] == "onnx" and model["weights"] == "float32"
+    assert model["parameters"] == classifier.run.model.count_params()
     status, body = answers["explain"]
     assert status == 409 and "--runtime keras" in body["detail"]
 

@@ -324,6 +324,7 @@ def model_info(classifier: "Classifier") -> dict:
         "bidirectional": run.config.model.bidirectional,
         "parameters": sum(row["params"] for row in run.params),
         "runtime": classifier.runtime,
+        "weights": classifier.exported.weights if classifier.exported else "float32",  # int8: --quantize int8
         "text_column": run.config.data.text_column,
         "max_length": run.config.vocab.max_length,
         "tokenizer": run.tokenizer.backend,
