@@ -20,7 +20,8 @@ would only return its constant score for an all-padding input. Its ``status`` sa
 Scoring runs on one of two runtimes: ``keras`` (the default: the saved model.keras)
 or ``onnx`` (the run's export/model.onnx in onnxruntime, written by
 ``python -m app.export --format onnx``; TensorFlow is never imported). Both give the
-same probabilities within 1e-5 (tests/test_export.py); ``explain`` needs Keras.
+same probabilities within 1e-5 (tests/test_export.py), unless the export was made
+with ``--quantize int8`` (within a few hundredths); ``explain`` needs Keras.
 
 A Classifier may be called from several threads at once; it pickles as its path, so
 a worker process rebuilds it with ``Classifier.load``; ``close()`` (or ``with``)
