@@ -80,8 +80,9 @@ def bench_model(source: Path, folder: Path, comments: Path, memory_comments: Pat
     for name, runtime in scorings:  # (the row's name, predict.py's --runtime)
         if name == INT8:  # last: this export replaces the float model.onnx
             measured = timed([sys.executable, "-m", "app.export", "--model", str(run), "--format", "onnx", "--quantize", "int8"])
-            result["exports"][INT8] = {"seconds": round(measured["seconds"], 1), "load": round(measured["load"], 2),
-                                       "mb": round((run / "export" / "model.onnx").stat().st_size / 1e6, 2)}
+            result["exports"][INT8] = {"seconds": round(measured["seconds"], 1),
+                                       "mb": round((run / "export" / "model.onnx").stat().st_size / 1e6, 2),
+                                       "load": round(measured["load"], 2)}
         result["cold_start"][name] = median_of(repeats, [*predict, "--runtime", runtime, "--text", COMMENT])
         measured = median_of(repeats, [*predict, "--runtime", runtime, str(comments), "-o", str(folder / "predictions.csv")])
         result["throughput"][name] = {**measured, "rows": rows, "comments_per_second": round(rows / measured["seconds"])}

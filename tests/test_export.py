@@ -328,6 +328,8 @@ def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, n
     run = tmp_path / name
     shutil.copytree(runs[name], run)
     (onnx_file,) = export_run(run, "onnx", quantize="int8")
+    assert [file.name for file in (run / "export").iterdir()] == ["model.onnx"]  # the float32 graph it came from is gone
+    assert list(json.loads((run / "bundle.json").read_text())["exports"]["onnx"]) == ["export/model.onnx"]
     ops = {node.op_type for node in onnx.load(onnx_file).graph.node}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     texts = sample[0]
@@ -344,7 +346,7 @@ def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, n
         np.testing.assert_allclose(onnx_clf.predict_proba(texts)[0][scored], expected[scored], atol=TOLERANCE)
 
 
-def test_int8_is_refused_for_cells_and_formats_without_an_int8_form(runs, tmp_path):
+def test_int8_is_refused_for_cells_and_formats_without_an_int8_form(runs, tmp_path, capsys):
     import shutil
 
     from app.cli.export import parse_args
@@ -363,18 +365,19 @@ def test_int8_is_refused_for_cells_and_formats_without_an_int8_form(runs, tmp_pa
     with pytest.raises(SystemExit) as stopped:
         parse_args(["--model", str(run), "--format", "onnx", "--format", "litert", "--quantize", "int8"])
     assert stopped.value.code == 2
+    assert "error: --quantize int8 applies to --format onnx only, not litert" in capsys.readouterr().err
 
 
-def test_predict_py_says_when_it_scores_with_int8_weights(runs, tmp_path, capsys):
+def test_export_quantize_int8_then_predict_py_says_it_scores_with_int8_weights(runs, tmp_path, capsys):
     import shutil
 
-    from app.cli.predict import main
-    from app.export.formats import export_run
+    from app.cli import export, predict
 
     run = tmp_path / "lstm"
     shutil.copytree(runs["lstm"], run)
-    export_run(run, "onnx", quantize="int8")
-    assert main(["--model", str(run), "--runtime", "onnx", "--text", "배우들 연기가 정말 좋았어요"]) == 0
+    assert export.main(["--model", str(run), "--format", "onnx", "--quantize", "int8"]) == 0
+    assert f"exported onnx, int8 weights: {run / 'export' / 'model.onnx'}" in capsys.readouterr().err
+    assert predict.main(["--model", str(run), "--runtime", "onnx", "--text", "배우들 연기가 정말 좋았어요"]) == 0
     said = capsys.readouterr().err
     assert f"scoring with {run / 'export' / 'model.onnx'}'s int8 weights (exported with --quantize)" in said
 

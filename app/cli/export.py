@@ -27,12 +27,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", required=True, action="append", choices=EXPORT_FORMATS.names(),
                         help="what to write (repeatable): " + "; ".join(f"{f.name}: {f.description}" for f in EXPORT_FORMATS))
     parser.add_argument("--quantize", choices=[q for q in QUANTIZATIONS if q],
-                        help="onnx only, LSTM runs: int8 LSTM weights (onnxruntime's dynamic quantization), "
-                             "about 15%% faster end to end; the probabilities move by up to a few hundredths (docs/export.md)")
+                        help="onnx only, LSTM runs: int8 LSTM weights (onnxruntime's dynamic quantization), faster on "
+                             "CPUs with int8 dot-product instructions; the probabilities move by up to a few hundredths "
+                             "(docs/export.md)")
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
-    unquantizable = [format for format in args.format if args.quantize and EXPORT_FORMATS[format].quantize is None]
-    if unquantizable:
+    unquantizable = [format for format in dict.fromkeys(args.format) if EXPORT_FORMATS[format].quantize is None]
+    if args.quantize and unquantizable:
         quantizable = ", ".join(f.name for f in EXPORT_FORMATS if f.quantize)
         parser.error(f"--quantize {args.quantize} applies to --format {quantizable} only, not {', '.join(unquantizable)}")
     return args

@@ -11,6 +11,7 @@ run's vocab.txt and tokenizer.json turn comments into them.
 """
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,7 @@ class ExportFormat:
     description: str
     target: str  # where it goes inside the run directory
     write: Callable[["SavedRun", Path], None]  # writes the export of a run to the path given (a file or a directory)
-    # (run, written file, file to write): its int8 form; None where this format has none here
-    quantize: Callable[["SavedRun", Path, Path], None] | None = None
+    quantize: Callable[["SavedRun", Path], None] | None = None  # writes its int8 form instead; None: it has none here
 
 
 EXPORT_FORMATS: Registry[ExportFormat] = Registry("export format")
@@ -56,20 +56,16 @@ def export_run(path: str | os.PathLike, format: str, quantize: str | None = None
     if quantize and entry.quantize is None:
         quantizable = ", ".join(f.name for f in EXPORT_FORMATS if f.quantize)
         raise ValueError(f"quantize={quantize!r} applies to {quantizable} only, not to format {format!r}")
+    write = entry.quantize if quantize else entry.write
     run = SavedRun.load(path)
     target = run.path / entry.target
     if target.suffix:  # one file: renamed into export/, beside the other formats
         with AtomicDirectory(target.parent, mode="merge") as staging:
-            if quantize:
-                entry.write(run, staging / f"float32.{target.name}")
-                entry.quantize(run, staging / f"float32.{target.name}", staging / target.name)
-                (staging / f"float32.{target.name}").unlink()
-            else:
-                entry.write(run, staging / target.name)
+            write(run, staging / target.name)
         files = [target]
     else:  # a directory: swapped in whole
         with AtomicDirectory(target, mode="replace") as staging:
-            entry.write(run, staging)
+            write(run, staging)
         files = sorted(file for file in target.rglob("*") if file.is_file())
     record_export(run.path, format, files)
     return files
@@ -81,11 +77,13 @@ def _write_onnx(run: "SavedRun", path: Path) -> None:
     path.write_bytes(onnx_model(run.model, run.config.model).SerializeToString())
 
 
-def _quantize_onnx(run: "SavedRun", source: Path, target: Path) -> None:
+def _write_quantized_onnx(run: "SavedRun", path: Path) -> None:
     from app.export.onnx_quantize import check_quantizable, quantize_lstm_weights
 
     check_quantizable(run.config.model.cell)
-    quantize_lstm_weights(source, target)
+    with tempfile.TemporaryDirectory(prefix="kosent-onnx-") as scratch:  # the float32 graph, quantized from
+        _write_onnx(run, Path(scratch) / "model.onnx")
+        quantize_lstm_weights(Path(scratch) / "model.onnx", path)
 
 
 def _write_saved_model(run: "SavedRun", path: Path) -> None:
@@ -101,7 +99,7 @@ def _write_litert(run: "SavedRun", path: Path) -> None:
 
 
 EXPORT_FORMATS.register(ExportFormat("onnx", "ONNX (opset 18) for onnxruntime: predict.py --runtime onnx, no TensorFlow",
-                                     "export/model.onnx", _write_onnx, _quantize_onnx))
+                                     "export/model.onnx", _write_onnx, _write_quantized_onnx))
 EXPORT_FORMATS.register(ExportFormat("savedmodel", "TensorFlow SavedModel with a serving_default signature (TF Serving)",
                                      "export/saved_model", _write_saved_model))
 EXPORT_FORMATS.register(ExportFormat("litert", "LiteRT (TensorFlow Lite) flatbuffer for phones and small devices",

@@ -23,6 +23,7 @@ from app.errors import BundleError
 
 OPSET = 18
 INPUT, OUTPUT = "token_ids", "probabilities"
+WEIGHTS = "weights"  # the metadata entry naming the weights: float32 here, int8 from app.export.onnx_quantize
 # Keras activation name -> the name ONNX's recurrent ops take
 ACTIVATIONS = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
 # Keras's LSTM kernel holds the gates as i, f, c, o; ONNX's as i, o, f, c
@@ -106,7 +107,7 @@ def onnx_model(model: Any, config: Any) -> Any:
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="kosent")
     # read back by app.export.onnx_runtime to check the run's vocab.txt and labels.json against the graph
     helper.set_model_props(proto, {"vocab_size": str(embedding.input_dim), "classes": str(max(output.units, 2)),
-                                   "weights": "float32"})  # app.export.onnx_quantize writes int8 ones
+                                   WEIGHTS: "float32"})
     proto.ir_version = 8  # the IR version of opset 18 (ONNX 1.13), which every onnxruntime since 1.14 reads
     checker.check_model(proto)
     return proto

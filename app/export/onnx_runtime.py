@@ -11,7 +11,7 @@ import numpy as np
 
 from app.artifacts.run import exported_files
 from app.errors import BundleError
-from app.export.onnx_graph import INPUT, OUTPUT
+from app.export.onnx_graph import INPUT, OUTPUT, WEIGHTS
 from app.modeling.batching import probabilities_by_length
 
 
@@ -22,7 +22,7 @@ class OnnxModel:
         self.session, self.path = session, path
         metadata = session.get_modelmeta().custom_metadata_map
         self.vocab_size, self.classes = int(metadata["vocab_size"]), int(metadata["classes"])
-        self.weights = metadata.get("weights", "float32")  # int8: exported with --quantize int8
+        self.weights = metadata.get(WEIGHTS, "float32")  # int8: exported with --quantize int8
 
     @classmethod
     def load(cls, run_path: str | os.PathLike, threads: int = 0) -> "OnnxModel":
