@@ -27,6 +27,7 @@ from pathlib import Path
 
 from app.artifacts.run import read_config
 from app.data.readers import resolve_data_path
+from app.export.onnx_quantize import QUANTIZABLE_CELLS
 from bench.process_tree import ROOT, run_measured
 
 COMMENT = "배우들 연기가 정말 좋았어요"
@@ -76,7 +77,9 @@ def bench_model(source: Path, folder: Path, comments: Path, memory_comments: Pat
     result["model_keras_mb"] = round((run / "model.keras").stat().st_size / 1e6, 2)
     predict = [sys.executable, "predict.py", "--model", str(run)]
     rows = sum(1 for _ in open(comments, encoding="utf-8")) - 1
-    scorings = [("onnx", "onnx"), ("keras", "keras")] + ([(INT8, "onnx")] if read_config(run).model.cell == "lstm" else [])
+    memory_rows = sum(1 for _ in open(memory_comments, encoding="utf-8")) - 1 if memory_comments else 0
+    quantizable = read_config(run).model.cell in QUANTIZABLE_CELLS
+    scorings = [("onnx", "onnx"), ("keras", "keras")] + ([(INT8, "onnx")] if quantizable else [])
     for name, runtime in scorings:  # (the row's name, predict.py's --runtime)
         if name == INT8:  # last: this export replaces the float model.onnx
             measured = timed([sys.executable, "-m", "app.export", "--model", str(run), "--format", "onnx", "--quantize", "int8"])
@@ -87,7 +90,6 @@ def bench_model(source: Path, folder: Path, comments: Path, memory_comments: Pat
         measured = median_of(repeats, [*predict, "--runtime", runtime, str(comments), "-o", str(folder / "predictions.csv")])
         result["throughput"][name] = {**measured, "rows": rows, "comments_per_second": round(rows / measured["seconds"])}
         if memory_comments is not None and name != INT8:
-            memory_rows = sum(1 for _ in open(memory_comments, encoding="utf-8")) - 1
             measured = timed([*predict, "--runtime", runtime, str(memory_comments), "-o", str(folder / "predictions.csv")])
             result["memory"][name] = {"rows": memory_rows, "seconds": round(measured["seconds"], 1),
                                       "comments_per_second": round(memory_rows / measured["seconds"]),

@@ -20,10 +20,12 @@ from pathlib import Path
 from app.errors import BundleError
 from app.export.onnx_graph import WEIGHTS
 
+QUANTIZABLE_CELLS = ("lstm",)  # the model.cell values onnxruntime has an int8 op for
+
 
 def check_quantizable(cell: str) -> None:
     """Raise BundleError unless onnxruntime has an int8 form of ``cell``."""
-    if cell != "lstm":
+    if cell not in QUANTIZABLE_CELLS:
         raise BundleError(f"onnx --quantize int8: onnxruntime has an int8 LSTM but no int8 {cell} "
                           f"(this run's model.cell); export it without --quantize")
 
