@@ -18,6 +18,7 @@ Writes bench/export.json and prints a Markdown table.
 import argparse
 import json
 import os
+import platform
 import shutil
 import statistics
 import sys
@@ -52,6 +53,23 @@ def median_of(repeats: int, command: list[str]) -> dict:
     return {"seconds": round(statistics.median(r["seconds"] for r in runs), 3),
             "all_seconds": [round(r["seconds"], 3) for r in runs],
             "peak_mib": round(max(r["peak_mib"] for r in runs)), "load": round(max(r["load"] for r in runs), 2)}
+
+
+def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
+    """The CPU's name and instruction sets that change the figures: int8 weights run on
+    VNNI's dot products where it has them, and are saturation-safe without (docs/export.md)."""
+    name, flags = platform.processor(), set()
+    try:
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "model name":
+                name = value
+            elif key == "flags":
+                flags = set(value.split())
+                break
+    except OSError:  # not Linux: the name only
+        pass
+    return {"name": name, "avx512": "avx512f" in flags, "vnni": bool(flags & {"avx512_vnni", "avx_vnni"})}
 
 
 def write_comments(path: Path, rows: int) -> None:
@@ -137,7 +155,7 @@ def main() -> None:
         models = [bench_model(Path(model), folder, comments, memory_comments if i == 0 else None, args.repeats)
                   for i, model in enumerate(args.model)]
     results = {"started": started, "command": "python -m bench.export " + " ".join(sys.argv[1:]),
-               "cores": os.cpu_count(), "import_tensorflow": tensorflow, "models": models}
+               "cores": os.cpu_count(), "cpu": cpu(), "import_tensorflow": tensorflow, "models": models}
     Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
     print(f"\n`python -c \"import tensorflow\"`: {tensorflow['seconds']:.2f} s (median of {args.repeats}); wrote {args.output}")

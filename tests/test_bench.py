@@ -1,7 +1,8 @@
-"""bench/run.py's own logic, without running a benchmark: which configs it trains and
-how it writes what it measured."""
+"""The benches' own logic, without running a benchmark: which configs bench/run.py trains,
+how it writes what it measured, what bench/export.py records of the CPU."""
 
 import argparse
+import platform
 
 import pytest
 
@@ -100,3 +101,15 @@ def test_the_peak_memory_of_a_command_sums_its_whole_process_tree():
     status, errors, seconds, peaks = run_measured([sys.executable, "-c", parent])
     assert status == 0, errors
     assert peaks["total"] > 300 and seconds > 1.5
+
+
+def test_the_export_bench_records_the_cpu_and_whether_it_has_int8_dot_products(tmp_path):
+    from bench.export import cpu
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold\nflags\t\t: fpu avx2 avx512f avx512_vnni\n"
+                    "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    assert cpu(info) == {"name": "Intel(R) Xeon(R) Gold", "avx512": True, "vnni": True}
+    info.write_text("model name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx2 fma\n")
+    assert cpu(info) == {"name": "AMD EPYC", "avx512": False, "vnni": False}
+    assert cpu(tmp_path / "absent") == {"name": platform.processor(), "avx512": False, "vnni": False}
