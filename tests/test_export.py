@@ -336,8 +336,10 @@ def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, n
     ops = {node.op_type for node in graph.node}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     # 7-bit weights: a CPU without VNNI adds u8 x s8 pairs in 16 bits, which 8-bit weights overflow
-    weights = [onnx.numpy_helper.to_array(tensor) for tensor in graph.initializer if tensor.data_type == onnx.TensorProto.INT8]
-    assert weights and max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64
+    initializers = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    lstm_weights = [initializers[name] for node in graph.node if node.op_type == "DynamicQuantizeLSTM"
+                    for name in node.input[1:3]]  # W and R
+    assert lstm_weights and all(w.dtype == np.int8 and np.abs(w.astype(np.int16)).max() == 64 for w in lstm_weights)
     texts = sample[0]
     with Classifier.load(run) as keras_clf, Classifier.load(run, runtime="onnx") as onnx_clf:
         assert onnx_clf.exported.weights == model_info(onnx_clf)["weights"] == "int8"  # the server's /v1/model says so
@@ -352,15 +354,21 @@ def test_int8_onnx_runs_quantized_lstms_and_stays_close_to_keras(runs, sample, n
         np.testing.assert_allclose(onnx_clf.predict_proba(texts)[0][scored], expected[scored], atol=TOLERANCE)
 
 
-def test_int8_is_refused_for_cells_and_formats_without_an_int8_form(runs, tmp_path, capsys):
+def test_int8_is_refused_for_cells_and_formats_without_an_int8_form(runs, tmp_path, capsys, monkeypatch):
     import shutil
+
+    import keras
 
     from app.cli.export import parse_args
     from app.export.formats import export_run
 
     run = tmp_path / "gru"
     shutil.copytree(runs["gru"], run)
-    (run / "model.keras").unlink()  # refused from config.yaml alone, before the model would load
+
+    def load_model(*args, **kwargs):
+        raise AssertionError("the Keras model was loaded")
+
+    monkeypatch.setattr(keras.saving, "load_model", load_model)  # the cell is refused before it loads
     before = {file: file.read_bytes() for file in run.rglob("*") if file.is_file()}
     with pytest.raises(BundleError, match=r"^onnx --quantize int8: onnxruntime has an int8 LSTM but no int8 gru"):
         export_run(run, "onnx", quantize="int8")

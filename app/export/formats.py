@@ -46,7 +46,7 @@ def export_run(path: str | os.PathLike, format: str, quantize: str | None = None
     Raises BundleError when the run fails its checks or has a part ``format`` cannot
     express (the message says which), ValueError for an unknown ``format`` or ``quantize``.
     """
-    from app.artifacts.run import SavedRun, read_config, record_export
+    from app.artifacts.run import SavedRun, record_export
 
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS.names())}, not {format!r}")
@@ -57,10 +57,10 @@ def export_run(path: str | os.PathLike, format: str, quantize: str | None = None
         quantizable = ", ".join(f.name for f in EXPORT_FORMATS if f.quantize)
         raise ValueError(f"quantize={quantize!r} applies to {quantizable} only, not to format {format!r}")
     write = entry.quantize if quantize else entry.write
-    if quantize:  # decided by config.yaml alone, so a cell without an int8 form is refused before the model loads
+    if quantize:  # a cell without an int8 form is refused after the run's checks, before TensorFlow loads
         from app.export.onnx_quantize import check_quantizable
 
-        check_quantizable(read_config(path).model.cell)
+        check_quantizable(SavedRun.load(path, keras_model=False).config.model.cell)
     run = SavedRun.load(path)
     target = run.path / entry.target
     if target.suffix:  # one file: renamed into export/, beside the other formats

@@ -46,7 +46,7 @@ def quantize_lstm_weights(source: Path, target: Path) -> None:
     try:
         # reduce_range: 7-bit weights. Without VNNI (AVX2 or AVX-512 alone) onnxruntime's u8 x s8
         # products add pairs in 16 bits, which full-range weights overflow: on an AVX2-only CPU
-        # they moved the test models' probabilities by up to 0.11, 7-bit weights within the tests' 0.02
+        # they moved the test models' probabilities by up to 0.115, 7-bit weights within the tests' 0.02
         # (docs/export.md). The file must run right on whatever CPU it is deployed to.
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=["LSTM"], reduce_range=True)
     finally:
