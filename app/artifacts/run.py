@@ -107,7 +107,8 @@ class SavedRun:
 
         ``workers`` is the tokenizer's process count (0: every core). With
         ``keras_model=False`` everything but the Keras model is loaded (``model`` is
-        None) and TensorFlow is never imported: for scoring with an exported model.
+        None; with_keras_model adds it) and TensorFlow is never imported: for scoring
+        with an exported model.
         Every problem is a BundleError naming the file.
         """
         path = Path(path)
@@ -148,19 +149,23 @@ class SavedRun:
         metrics = _read_json(path / "metrics.json", dict) if (path / "metrics.json").is_file() else {}
         params = _read_json(path / "params.json", list) if (path / "params.json").is_file() else []
         history = read_history(path / "history.csv")
-        if not keras_model:
-            return cls(None, config, tokenizer, vocab, labels, metrics, params, history, path)
+        run = cls(None, config, tokenizer, vocab, labels, metrics, params, history, path)
+        return run.with_keras_model() if keras_model else run
+
+    def with_keras_model(self) -> "SavedRun":
+        """This loaded run with its model.keras (Keras safe_mode), checked against its
+        vocabulary and labels; BundleError when it cannot be loaded or does not match."""
         # Only now: a wrong path or a damaged file is reported without loading TensorFlow.
         import keras
 
         from app.modeling.network import output_classes  # registers the custom layers safe_mode may load
 
         try:
-            model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
+            model = keras.saving.load_model(self.path / "model.keras", compile=False, safe_mode=True)
         except Exception as error:  # Keras raises many types for a bad archive
-            raise BundleError(f"{path / 'model.keras'}: cannot be loaded safely ({one_line(error)[:300]})") from None
-        _check_consistent(path, model, vocab, labels, output_classes(model))
-        return cls(model, config, tokenizer, vocab, labels, metrics, params, history, path)
+            raise BundleError(f"{self.path / 'model.keras'}: cannot be loaded safely ({one_line(error)[:300]})") from None
+        _check_consistent(self.path, model, self.vocab, self.labels, output_classes(model))
+        return dataclasses.replace(self, model=model)
 
 
 def record_export(path: str | os.PathLike, format: str, files: list[Path]) -> None:

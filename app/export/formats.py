@@ -56,12 +56,14 @@ def export_run(path: str | os.PathLike, format: str, quantize: str | None = None
     if quantize and entry.quantize is None:
         quantizable = ", ".join(f.name for f in EXPORT_FORMATS if f.quantize)
         raise ValueError(f"quantize={quantize!r} applies to {quantizable} only, not to format {format!r}")
-    write = entry.quantize if quantize else entry.write
-    if quantize:  # a cell without an int8 form is refused after the run's checks, before TensorFlow loads
+    run = SavedRun.load(path, keras_model=False)  # every check of the run but the Keras model's
+    write = entry.write
+    if quantize:  # a cell without an int8 form is refused before TensorFlow loads
         from app.export.onnx_quantize import check_quantizable
 
-        check_quantizable(SavedRun.load(path, keras_model=False).config.model.cell)
-    run = SavedRun.load(path)
+        check_quantizable(run.config.model.cell)
+        write = entry.quantize
+    run = run.with_keras_model()
     target = run.path / entry.target
     if target.suffix:  # one file: renamed into export/, beside the other formats
         with AtomicDirectory(target.parent, mode="merge") as staging:
