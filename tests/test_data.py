@@ -66,6 +66,13 @@ def test_tsv_values_stay_strings_and_na_words_stay_text(nsmc_tsv):
     assert frame["document"].tolist()[3:7] == ["null", "NA", "None", "NaN"]
 
 
+def test_tsv_and_csv_columns_hold_python_strings_not_arrow_ones(tmp_path, nsmc_tsv):
+    csv_file = write(tmp_path, "ratings.csv", "id,document\n1,명작\n2,별로\n")
+    for path in (nsmc_tsv, csv_file):
+        for chunk in iter_chunks(open_source(path), "document", chunk_rows=3):
+            assert all(dtype == "object" for dtype in chunk.dtypes), chunk.dtypes
+
+
 def test_nsmc_txt_with_a_tab_separated_header_is_read_as_tsv(tmp_path):
     path = write(tmp_path, "ratings_train.txt", 'id\tdocument\tlabel\n1\t"명작"\t1\n2\t졸작\t0\n')
     source = open_source(path)
