@@ -1,6 +1,7 @@
-"""Atomic writes: a directory (a run, a comparison, a checkpoint, a report) is written
-beside its final place and renamed into it only when complete, so a crash, Ctrl-C or
-SIGTERM never leaves a half-written one behind."""
+"""Atomic writes: a directory (a run, a comparison, a checkpoint, a report) or a file
+(a benchmark's results, a cache entry) is written beside its final place and renamed
+into it only when complete, so a crash, Ctrl-C or SIGTERM never leaves a half-written
+one behind."""
 
 import os
 import shutil
@@ -9,6 +10,29 @@ from pathlib import Path
 from types import TracebackType
 
 from app.errors import InputError
+
+
+def write_text_atomically(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` under a temporary name beside it, renamed onto it once
+    whole: a reader finds the old file or the new one, never part of one; the temporary
+    file is removed when writing fails (an OSError is raised, as open() raises it)."""
+    path = Path(path)
+    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with open(descriptor, "w", encoding=encoding) as handle:
+            handle.write(text)
+        os.chmod(partial, 0o666 & ~current_umask())  # mkstemp's 0600, made what open() would have made
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def current_umask() -> int:
+    """The process's umask (os.umask can only read it by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class AtomicDirectory:

@@ -30,6 +30,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from app.files import write_text_atomically
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SEED = 42
@@ -167,7 +169,7 @@ def main(argv=None):
     result["seconds"] = round(time.perf_counter() - started, 2)
     print(f"{args.baseline}: test accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}, "
           f"{result['seconds']:.1f}s end to end", flush=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_text_atomically(args.output, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

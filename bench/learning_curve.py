@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from app.files import write_text_atomically
 from bench.own_data import SEED, TARGET_POINTS, Corpus, split_files, train_recipe, train_tfidf
 from bench.run import ROOT, shown
 
@@ -82,7 +83,7 @@ def main(argv=None):
               "seed": SEED, "config": args.config, "split": args.split, "overrides": args.set,
               "target_points": TARGET_POINTS["accuracy"], "slices": results}
     output = args.output or ROOT / "bench" / f"learning_curve{'_validation' if args.split == 'validation' else ''}.json"
-    output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomically(output, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if args.split == "test":
         plot(results, args.config, args.figure)
     for r in results:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from app.files import write_text_atomically
 from bench.run import ROOT, run_child, say, shown
 
 SEED = 42
@@ -224,13 +225,8 @@ def write_results(results, output):
         merged["corpora"][name] = {**old_recipes, **measured} if old.get("train") == measured["train"] else measured
     merged["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     merged["machine"] = f"{os.cpu_count()} cores"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)
-    markdown = output.with_suffix(".md")
-    temporary = markdown.with_suffix(".md.tmp")
-    temporary.write_text(table(merged), encoding="utf-8")
-    temporary.replace(markdown)
+    write_text_atomically(path, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomically(output.with_suffix(".md"), table(merged))
 
 
 def table(merged):

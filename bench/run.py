@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
+from app.files import write_text_atomically
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PARTS = ["configs", "ensemble", "tfidf", "tutorial", "tokenize", "predict"]
@@ -509,9 +511,8 @@ def ordered_models(models):
 def save(results, folder):
     """Write results.json (flat keys first, then everything measured) and results.md."""
     results["targets"] = targets(results)
-    (folder / "results.json").write_text(json.dumps(summary(results) | results, indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
-    (folder / "results.md").write_text(markdown(results), encoding="utf-8")
+    write_text_atomically(folder / "results.json", json.dumps(summary(results) | results, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomically(folder / "results.md", markdown(results))
 
 
 def previous_results(folder, quick):

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import httpx2
 
+from app.files import write_text_atomically
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = [(1, 1), (8, 1), (32, 1), (8, 100)]  # (concurrent clients, comments per request)
 MODES = {  # serve.py flags of each micro-batching mode
@@ -232,7 +234,7 @@ def main() -> None:
                "model_alone_comments_per_s": model_alone(args.model, comments, args.ceiling_seconds) if args.ceiling_seconds else {},
                "modes": [measure_mode(args.model, mode, comments, args.duration, args.max_requests, shlex.split(args.serve_flags))
                          for mode in args.modes]}
-    Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomically(args.output, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(table(results))
     print(f"\nwrote {args.output}")
 

@@ -1,9 +1,11 @@
-"""AtomicDirectory, the one way runs, comparisons, checkpoints and reports are written:
-complete or not at all."""
+"""AtomicDirectory and write_text_atomically, the ways runs, comparisons, checkpoints,
+reports, benchmark results and caches are written: complete or not at all."""
+
+import os
 
 import pytest
 
-from app.files import AtomicDirectory
+from app.files import AtomicDirectory, write_text_atomically
 
 
 def test_a_new_directory_appears_only_when_complete_and_a_taken_name_gets_a_suffix(tmp_path):
@@ -47,3 +49,28 @@ def test_merge_adds_whole_files_to_a_folder_and_leaves_its_other_files_alone(tmp
 def test_an_unknown_mode_is_refused_naming_the_allowed_ones(tmp_path):
     with pytest.raises(ValueError, match="mode must be one of new, replace, merge, not 'append'"):
         AtomicDirectory(tmp_path, mode="append")
+
+
+def test_a_file_written_atomically_replaces_the_old_one_whole_with_open_s_permissions(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    write_text_atomically(target, "새 결과\n")
+    assert target.read_text(encoding="utf-8") == "새 결과\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+    (tmp_path / "plain.json").write_text("x")
+    assert target.stat().st_mode & 0o777 == (tmp_path / "plain.json").stat().st_mode & 0o777
+
+
+def test_a_failed_atomic_file_write_keeps_the_old_file_and_leaves_no_temporary_one(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        write_text_atomically(target, "명작", encoding="ascii")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_an_atomic_file_write_into_a_missing_folder_is_an_oserror(tmp_path):
+    with pytest.raises(OSError):
+        write_text_atomically(tmp_path / "missing" / "results.json", "{}")
+    assert os.listdir(tmp_path) == []

@@ -37,7 +37,7 @@ from app.config import config_from_dict
 from app.config.schema import Config
 from app.data.readers import LabelSet
 from app.errors import BundleError, ConfigError, one_line
-from app.files import AtomicDirectory
+from app.files import AtomicDirectory, write_text_atomically
 from app.text.backends import BACKENDS
 from app.text.tokenizer import Tokenizer
 from app.text.vocab import Vocabulary
@@ -176,9 +176,7 @@ def record_export(path: str | os.PathLike, format: str, files: list[Path]) -> No
     _exports(path, info)
     exports = info.setdefault("exports", {})
     exports[format] = {file.relative_to(path).as_posix(): _sha256(file) for file in sorted(files)}
-    partial = path / f".bundle.json.{os.getpid()}.partial"
-    _write_json(partial, info)
-    partial.replace(path / "bundle.json")
+    write_text_atomically(path / "bundle.json", _json_text(info))
 
 
 def exported_files(path: str | os.PathLike, format: str) -> list[Path]:
@@ -262,7 +260,11 @@ def _check_consistent(path, model, vocab, labels, classes):
 
 
 def _write_json(path, data):
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path.write_text(_json_text(data), encoding="utf-8")
+
+
+def _json_text(data):
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def _read_json(path, expected):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.errors import DataError
+from app.files import current_umask
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,19 +89,13 @@ def check_output_path(output: str | None, inputs: list[str]) -> None:
         raise DataError(f"{output}: cannot write in {folder} (read-only or not a folder); choose another output path")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _lock(path: Path) -> tuple[int, Path]:
     """(descriptor, lock file) of an exclusive lock on ``.<name>.lock`` beside ``path``;
     raises DataError at once when another process holds it."""
     lock = path.with_name(f".{path.name}.lock")
     for _ in range(10):
         try:  # O_NOFOLLOW: a symlink planted at the lock's name is never followed
-            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666 & ~_umask())
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666 & ~current_umask())
         except OSError as failure:
             why = "a symbolic link is in its place" if failure.errno == errno.ELOOP else failure.strerror
             raise DataError(f"{path}: cannot take the lock {lock} ({why}); remove it or choose another output path") from None
@@ -145,7 +140,7 @@ class OutputWriter:
                 _unlock(*self._lock)
                 raise DataError(f"{self.path}: could not write the output ({failure.strerror})") from None
             self.partial = Path(partial)
-            os.chmod(descriptor, 0o666 & ~_umask())  # mkstemp's 0600, made what open() would have made
+            os.chmod(descriptor, 0o666 & ~current_umask())  # mkstemp's 0600, made what open() would have made
             self.handle = open(descriptor, "w", encoding=self.encoding, errors=_UnwritableCounter.name, newline="")
         elif self._explicit:  # standard output in the encoding asked for, whatever the terminal's
             self.handle = io.TextIOWrapper(sys.stdout.buffer, encoding=self.encoding, errors=_UnwritableCounter.name,

@@ -29,6 +29,7 @@ from typing import Any
 
 from app import paths
 from app.errors import DataError
+from app.files import write_text_atomically
 from app.logs import PROGRESS
 from app.text.backends import BACKENDS
 
@@ -258,8 +259,6 @@ def _read_cache(path, expected_rows):
 def _write_cache(path, tokens):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(_pack(tokens), encoding="utf-8")
-        partial.replace(path)
+        write_text_atomically(path, _pack(tokens))
     except OSError as error:  # a read-only disk slows the next run, nothing more
         log.warning(f"could not write the token cache {path}: {error}")
