@@ -3,29 +3,40 @@
 into it only when complete, so a crash, Ctrl-C or SIGTERM never leaves a half-written
 one behind."""
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from app.errors import InputError
 
 
-def write_text_atomically(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` under a temporary name beside it, renamed onto it once
-    whole: a reader finds the old file or the new one, never part of one; the temporary
-    file is removed when writing fails (an OSError is raised, as open() raises it)."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, binary: bool = False, encoding: str = "utf-8") -> Iterator[IO]:
+    """``with atomic_file(path) as handle:`` write to ``handle``, a temporary file beside
+    ``path`` that is renamed onto it on a clean exit: a reader finds the old file or the
+    new one, never part of one. On any exception the temporary file is removed (opening
+    raises OSError, as open() does)."""
     path = Path(path)
     descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
-        with open(descriptor, "w", encoding=encoding) as handle:
-            handle.write(text)
+        with open(descriptor, "wb" if binary else "w", encoding=None if binary else encoding) as handle:
+            yield handle
         os.chmod(partial, 0o666 & ~current_umask())  # mkstemp's 0600, made what open() would have made
         os.replace(partial, path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomically(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """``text`` written to ``path`` through ``atomic_file``."""
+    with atomic_file(path, encoding=encoding) as handle:
+        handle.write(text)
 
 
 def current_umask() -> int:

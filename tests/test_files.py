@@ -1,11 +1,11 @@
-"""AtomicDirectory and write_text_atomically, the ways runs, comparisons, checkpoints,
+"""AtomicDirectory, atomic_file and write_text_atomically, the ways runs, comparisons, checkpoints,
 reports, benchmark results and caches are written: complete or not at all."""
 
 import os
 
 import pytest
 
-from app.files import AtomicDirectory, write_text_atomically
+from app.files import AtomicDirectory, atomic_file, write_text_atomically
 
 
 def test_a_new_directory_appears_only_when_complete_and_a_taken_name_gets_a_suffix(tmp_path):
@@ -74,3 +74,16 @@ def test_an_atomic_file_write_into_a_missing_folder_is_an_oserror(tmp_path):
     with pytest.raises(OSError):
         write_text_atomically(tmp_path / "missing" / "results.json", "{}")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_binary_file_written_atomically_appears_only_when_its_block_ends_cleanly(tmp_path):
+    target = tmp_path / "vectors.npy"
+    with atomic_file(target, binary=True) as handle:
+        handle.write(b"\x93NUMPY")
+        assert not target.exists()  # nothing under the final name while writing
+    assert target.read_bytes() == b"\x93NUMPY"
+    with pytest.raises(KeyboardInterrupt), atomic_file(target, binary=True) as handle:
+        handle.write(b"half")
+        raise KeyboardInterrupt
+    assert target.read_bytes() == b"\x93NUMPY"
+    assert [p.name for p in tmp_path.iterdir()] == ["vectors.npy"]

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.errors import DataError
+from app.files import atomic_file
 from app.text.vocab import OOV, Vocabulary
 
 if TYPE_CHECKING:
@@ -252,7 +253,6 @@ def _digest(unlabeled, labeled, labels, teacher_settings):
 
 
 def _save_atomically(path, **arrays):
-    partial = path.with_name(path.name + ".partial.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(partial, **arrays)
-    os.replace(partial, path)
+    with atomic_file(path, binary=True) as handle:
+        np.savez(handle, **arrays)

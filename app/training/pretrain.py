@@ -27,6 +27,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 
 from app.data.readers import open_source, read_comments, resolve_data_path
 from app.errors import DataError
+from app.files import atomic_file, write_text_atomically
 from app.logs import PROGRESS
 
 if TYPE_CHECKING:
@@ -50,12 +51,9 @@ class WordVectors:
         """Plain arrays and text, read back without pickle. Each file is written under a
         temporary name and renamed, the vectors last: their file marks the cache complete,
         so an interrupted save leaves nothing that looks like one."""
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text("".join(t + "\n" for t in self.tokens), encoding="utf-8")
-        partial.replace(path.with_suffix(".tokens"))
-        with open(partial, "wb") as handle:
+        write_text_atomically(path.with_suffix(".tokens"), "".join(t + "\n" for t in self.tokens))
+        with atomic_file(path.with_suffix(".npy"), binary=True) as handle:
             np.save(handle, self.matrix, allow_pickle=False)
-        partial.replace(path.with_suffix(".npy"))
 
     @classmethod
     def load(cls, path: Path) -> "WordVectors | None":
