@@ -4,6 +4,7 @@ into it only when complete, so a crash, Ctrl-C or SIGTERM never leaves a half-wr
 one behind."""
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -16,15 +17,17 @@ from app.errors import InputError
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike, binary: bool = False, encoding: str = "utf-8") -> Iterator[IO]:
+def atomic_file(path: str | os.PathLike, binary: bool = False, encoding: str = "utf-8",
+                newline: str | None = None) -> Iterator[IO]:
     """``with atomic_file(path) as handle:`` write to ``handle``, a temporary file beside
     ``path`` that is renamed onto it on a clean exit: a reader finds the old file or the
     new one, never part of one. On any exception the temporary file is removed (opening
-    raises OSError, as open() does)."""
+    raises OSError, as open() does). ``newline``: as open()'s (``""`` for the csv module)."""
     path = Path(path)
     descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
-        with open(descriptor, "wb" if binary else "w", encoding=None if binary else encoding) as handle:
+        with open(descriptor, "wb" if binary else "w", encoding=None if binary else encoding,
+                  newline=None if binary else newline) as handle:
             yield handle
         os.chmod(partial, 0o666 & ~current_umask())  # mkstemp's 0600, made what open() would have made
         os.replace(partial, path)
@@ -37,6 +40,12 @@ def write_text_atomically(path: str | os.PathLike, text: str, encoding: str = "u
     """``text`` written to ``path`` through ``atomic_file``."""
     with atomic_file(path, encoding=encoding) as handle:
         handle.write(text)
+
+
+def write_json_atomically(path: str | os.PathLike, data) -> None:
+    """``data`` as indented UTF-8 JSON (Hangul as itself, not \\u escapes) with a final
+    newline, written to ``path`` through ``atomic_file``."""
+    write_text_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def current_umask() -> int:

@@ -24,13 +24,12 @@ worker processes re-import this file and must not pay for them.
 """
 
 import argparse
-import json
 import re
 import time
 from collections import Counter
 from pathlib import Path
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,7 +168,7 @@ def main(argv=None):
     result["seconds"] = round(time.perf_counter() - started, 2)
     print(f"{args.baseline}: test accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}, "
           f"{result['seconds']:.1f}s end to end", flush=True)
-    write_text_atomically(args.output, json.dumps(result, indent=2) + "\n")
+    write_json_atomically(args.output, result)
 
 
 if __name__ == "__main__":

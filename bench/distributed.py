@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.files import write_text_atomically  # noqa: E402
+from app.files import write_json_atomically  # noqa: E402
 from app.training.distributed import local_tf_configs  # noqa: E402
 
 
@@ -97,7 +97,7 @@ def main() -> None:
         result = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
         result["worker_loss"] = {"command": "python bench/distributed.py " + " ".join(sys.argv[1:]), "trials": trials,
                                  "load_before": round(load, 2)}
-        write_text_atomically(out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        write_json_atomically(out, result)
         return
     command = ["--config", args.config, "--set", f"data.max_rows={args.rows}"]
     with tempfile.TemporaryDirectory(dir=args.work) as scratch:
@@ -112,7 +112,7 @@ def main() -> None:
               "rows": args.rows, "cpu_cores": os.cpu_count(), "runs": [one, many],
               "accuracy_gap_points": gap, "within_half_a_point": gap <= 0.5,
               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    write_text_atomically(args.out, json.dumps(result, indent=2) + "\n")
+    write_json_atomically(args.out, result)
     print(f"gap {gap} accuracy points (within 0.5: {gap <= 0.5}); wrote {args.out}")
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def main(argv=None):
     metrics = classification_metrics(y, total / len(args.runs), names)
     print(f"ensemble of {len(members)}: " + format_metrics(metrics, names))
     metrics |= {"members": members, "seconds": round(time.perf_counter() - started, 2)}
-    write_text_atomically(args.output, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(args.output, metrics)
 
 
 if __name__ == "__main__":

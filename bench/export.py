@@ -29,7 +29,7 @@ from pathlib import Path
 from app.artifacts.run import read_config
 from app.data.readers import resolve_data_path
 from app.export.onnx_quantize import QUANTIZABLE_CELLS
-from app.files import write_text_atomically
+from app.files import write_json_atomically
 from bench.process_tree import ROOT, run_measured
 
 COMMENT = "배우들 연기가 정말 좋았어요"
@@ -157,7 +157,7 @@ def main() -> None:
                   for i, model in enumerate(args.model)]
     results = {"started": started, "command": "python -m bench.export " + " ".join(sys.argv[1:]),
                "cores": os.cpu_count(), "cpu": cpu(), "import_tensorflow": tensorflow, "models": models}
-    write_text_atomically(args.output, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(args.output, results)
     print(table(results))
     print(f"\n`python -c \"import tensorflow\"`: {tensorflow['seconds']:.2f} s (median of {args.repeats}); wrote {args.output}")
 

@@ -14,13 +14,12 @@ bench/own_data.py. Writes bench/learning_curve.json and docs/learning_curve.png
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically
 from bench.own_data import SEED, TARGET_POINTS, Corpus, split_files, train_recipe, train_tfidf
 from bench.run import ROOT, shown
 
@@ -83,7 +82,7 @@ def main(argv=None):
               "seed": SEED, "config": args.config, "split": args.split, "overrides": args.set,
               "target_points": TARGET_POINTS["accuracy"], "slices": results}
     output = args.output or ROOT / "bench" / f"learning_curve{'_validation' if args.split == 'validation' else ''}.json"
-    write_text_atomically(output, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(output, report)
     if args.split == "test":
         plot(results, args.config, args.figure)
     for r in results:

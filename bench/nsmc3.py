@@ -13,13 +13,12 @@ choices never see the test part. Writes bench/nsmc3.json (bench/nsmc3_validation
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically
 from bench.own_data import SEED, TARGET_POINTS, Corpus, split_files, train_recipe, train_tfidf, write_csv
 from bench.run import ROOT, shown
 
@@ -68,7 +67,7 @@ def main(argv=None):
     report = {"command": shown(["python", "-m", "bench.nsmc3", *arguments]), "started": started, "seed": SEED,
               "split": args.split, "config": args.config, "overrides": args.set,
               "target_points": TARGET_POINTS["macro_f1"], "tfidf": tfidf, "recipe": recipe, "margin_points": margin}
-    write_text_atomically(output, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(output, report)
     print(f"nsmc3 ({args.split}, {recipe['test_rows']:,} rows): {Path(args.config).stem} macro-F1 "
           f"{recipe['macro_f1']:.4f} ({recipe['wall_s']} s), TF-IDF {tfidf['macro_f1']:.4f}, margin {margin:+.2f} points")
     print(f"wrote {output}")

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically, write_text_atomically
 from bench.run import ROOT, run_child, say, shown
 
 SEED = 42
@@ -225,7 +225,7 @@ def write_results(results, output):
         merged["corpora"][name] = {**old_recipes, **measured} if old.get("train") == measured["train"] else measured
     merged["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     merged["machine"] = f"{os.cpu_count()} cores"
-    write_text_atomically(path, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(path, merged)
     write_text_atomically(output.with_suffix(".md"), table(merged))
 
 

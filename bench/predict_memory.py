@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 from app.data.readers import resolve_data_path  # noqa: E402
-from app.files import write_text_atomically  # noqa: E402
+from app.files import write_json_atomically  # noqa: E402
 
 
 def write_input(path, rows):
@@ -58,7 +58,7 @@ def main():
         for rows in sorted(args.rows):  # ascending, so each peak belongs to its own (largest so far) run
             results.append(measure(args.model, rows, Path(folder)))
             print(json.dumps(results[-1]), flush=True)
-    write_text_atomically(ROOT / "bench" / "predict_memory.json", json.dumps(results, indent=2) + "\n")
+    write_json_atomically(ROOT / "bench" / "predict_memory.json", results)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically, write_text_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -511,7 +511,7 @@ def ordered_models(models):
 def save(results, folder):
     """Write results.json (flat keys first, then everything measured) and results.md."""
     results["targets"] = targets(results)
-    write_text_atomically(folder / "results.json", json.dumps(summary(results) | results, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(folder / "results.json", summary(results) | results)
     write_text_atomically(folder / "results.md", markdown(results))
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx2
 
-from app.files import write_text_atomically
+from app.files import write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = [(1, 1), (8, 1), (32, 1), (8, 100)]  # (concurrent clients, comments per request)
@@ -234,7 +234,7 @@ def main() -> None:
                "model_alone_comments_per_s": model_alone(args.model, comments, args.ceiling_seconds) if args.ceiling_seconds else {},
                "modes": [measure_mode(args.model, mode, comments, args.duration, args.max_requests, shlex.split(args.serve_flags))
                          for mode in args.modes]}
-    write_text_atomically(args.output, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write_json_atomically(args.output, results)
     print(table(results))
     print(f"\nwrote {args.output}")
 

@@ -16,7 +16,6 @@ both. Writes bench/spark.json.
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from app.files import write_json_atomically
 from bench.export import write_comments
 from bench.process_tree import ROOT, Sizes, run_measured
 
@@ -81,7 +81,7 @@ def main() -> None:
             results[name] = result
             print(f"  {result['seconds']}s, {result['comments_per_s']:,}/s, peak {result['peak_mib']} MiB "
                   f"(load {result['load_before']} -> {result['load_after']})", file=sys.stderr, flush=True)
-    Path(args.output).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json_atomically(args.output, results)
     print(f"wrote {args.output}", file=sys.stderr)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.cli.common import prepare_process
 from app.config import load_config
+from app.files import write_json_atomically
 from app.tuning.space import load_tuning_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ def main() -> None:
         "report": str((result.directory / "report.html").relative_to(ROOT)),
     }
     report["test_accuracy_difference"] = report["tuned"]["accuracy"] - report["lstm_yaml"]["accuracy"]
-    Path(args.output).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json_atomically(args.output, report)
     print(f"\n{sum(result.counts.values())} trials ({result.counts}) in {study_minutes:.1f} min this session; "
           f"tuned (trial {result.best.number}) test accuracy {report['tuned']['accuracy']:.4f} against lstm.yaml "
           f"{report['lstm_yaml']['accuracy']:.4f} on the same {args.rows:,} rows; wrote {args.output}")

@@ -1,11 +1,13 @@
-"""AtomicDirectory, atomic_file and write_text_atomically, the ways runs, comparisons, checkpoints,
-reports, benchmark results and caches are written: complete or not at all."""
+"""AtomicDirectory, atomic_file, write_text_atomically and write_json_atomically, the ways runs, comparisons,
+checkpoints, reports, figures, benchmark results and caches are written: complete or not at all."""
 
+import csv
+import json
 import os
 
 import pytest
 
-from app.files import AtomicDirectory, atomic_file, write_text_atomically
+from app.files import AtomicDirectory, atomic_file, write_json_atomically, write_text_atomically
 
 
 def test_a_new_directory_appears_only_when_complete_and_a_taken_name_gets_a_suffix(tmp_path):
@@ -87,3 +89,27 @@ def test_a_binary_file_written_atomically_appears_only_when_its_block_ends_clean
         raise KeyboardInterrupt
     assert target.read_bytes() == b"\x93NUMPY"
     assert [p.name for p in tmp_path.iterdir()] == ["vectors.npy"]
+
+
+def test_json_is_written_indented_with_hangul_as_itself_and_a_final_newline(tmp_path):
+    target = tmp_path / "results.json"
+    write_json_atomically(target, {"text": "명작", "rows": [1, 2]})
+    text = target.read_text(encoding="utf-8")
+    assert text == '{\n  "text": "명작",\n  "rows": [\n    1,\n    2\n  ]\n}\n'
+    assert json.loads(text) == {"text": "명작", "rows": [1, 2]}
+
+
+def test_data_json_cannot_hold_leaves_the_old_file_alone(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    with pytest.raises(TypeError):
+        write_json_atomically(target, {"path": tmp_path})
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_csv_written_atomically_keeps_its_own_line_endings(tmp_path):
+    target = tmp_path / "curves.csv"
+    with atomic_file(target, newline="") as handle:
+        csv.writer(handle).writerows([["run", "distance"], ["lstm", 1]])
+    assert target.read_bytes() == b"run,distance\r\nlstm,1\r\n"

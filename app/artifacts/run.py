@@ -37,7 +37,7 @@ from app.config import config_from_dict
 from app.config.schema import Config
 from app.data.readers import LabelSet
 from app.errors import BundleError, ConfigError, one_line
-from app.files import AtomicDirectory, write_text_atomically
+from app.files import AtomicDirectory, write_json_atomically
 from app.text.backends import BACKENDS
 from app.text.tokenizer import Tokenizer
 from app.text.vocab import Vocabulary
@@ -79,15 +79,15 @@ class SavedRun:
             self.model.save(staging / "model.keras")
             (staging / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(), allow_unicode=True, sort_keys=False),
                                                  encoding="utf-8")
-            _write_json(staging / "tokenizer.json", self.tokenizer.settings())
+            write_json_atomically(staging / "tokenizer.json", self.tokenizer.settings())
             self.vocab.save(staging / "vocab.txt")
-            _write_json(staging / "labels.json", self.labels.to_json())
-            _write_json(staging / "metrics.json", self.metrics)
-            _write_json(staging / "params.json", self.params)
+            write_json_atomically(staging / "labels.json", self.labels.to_json())
+            write_json_atomically(staging / "metrics.json", self.metrics)
+            write_json_atomically(staging / "params.json", self.params)
             _write_history(staging / "history.csv", self.history)
             for draw in plots:
                 draw(staging)
-            _write_json(staging / "bundle.json", {
+            write_json_atomically(staging / "bundle.json", {
                 "format_version": FORMAT_VERSION,
                 "model_sha256": _sha256(staging / "model.keras"),
                 "file_sha256": {name: _sha256(staging / name) for name in VERIFIED_FILES},
@@ -176,7 +176,7 @@ def record_export(path: str | os.PathLike, format: str, files: list[Path]) -> No
     _exports(path, info)
     exports = info.setdefault("exports", {})
     exports[format] = {file.relative_to(path).as_posix(): _sha256(file) for file in sorted(files)}
-    write_text_atomically(path / "bundle.json", _json_text(info))
+    write_json_atomically(path / "bundle.json", info)
 
 
 def exported_files(path: str | os.PathLike, format: str) -> list[Path]:
@@ -257,14 +257,6 @@ def _check_consistent(path, model, vocab, labels, classes):
         raise BundleError(f"{path}: vocab.txt has {len(vocab)} tokens but the model's embedding expects {size}")
     if classes != len(labels.names):
         raise BundleError(f"{path}: labels.json has {len(labels.names)} classes but the model outputs {classes}")
-
-
-def _write_json(path, data):
-    path.write_text(_json_text(data), encoding="utf-8")
-
-
-def _json_text(data):
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def _read_json(path, expected):

@@ -4,7 +4,6 @@ back a model's gradients reach, and what clipping does (python -m app.cli.explai
 
 import csv
 import dataclasses
-import json
 import logging
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 
 from app.display import aligned
 from app.errors import BundleError, DataError
+from app.files import atomic_file, write_json_atomically
 from app.modeling.cells import CELLS
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def plot_gradients(curves: list[GradientCurve], path: str | os.PathLike) -> None
 
 def write_gradient_numbers(curves: list[GradientCurve], data: str, limit: int, path: Path) -> None:
     """The curves as CSV (one row per model and distance) and JSON, beside the figure."""
-    with open(path.with_suffix(".csv"), "w", newline="", encoding="utf-8") as handle:
+    with atomic_file(path.with_suffix(".csv"), newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["run", "cell", "distance", "mean_norm", "comments"])
         for curve in curves:
@@ -160,7 +160,7 @@ def write_gradient_numbers(curves: list[GradientCurve], data: str, limit: int, p
                "comments": [int(v) for v in c.comments],
                "ratio": {str(d): c.ratio(d) for d in RATIO_DISTANCES}} for c in curves]
     summary = {"data": data, "limit": limit, "min_comments": MIN_COMMENTS, "models": models}
-    path.with_suffix(".json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json_atomically(path.with_suffix(".json"), summary)
 
 
 def format_gradient_table(curves: list[GradientCurve]) -> str:

@@ -14,15 +14,18 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 from app.evaluation.metrics import predicted_by_all
+from app.files import atomic_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
 def save_figure(figure: "Figure", path: str | os.PathLike) -> None:
-    """Write a figure as a PNG and free it (pyplot keeps every open figure otherwise)."""
+    """Write a figure in the format its suffix names (PNG, SVG, PDF), atomically, and free
+    it (pyplot keeps every open figure otherwise)."""
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    with atomic_file(path, binary=True) as handle:
+        figure.savefig(handle, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=110)
     plt.close(figure)
 
 

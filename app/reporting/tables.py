@@ -2,12 +2,12 @@
 table, significance and accuracy by length, as terminal text, Markdown and CSV."""
 
 import csv
-import json
 import os
 from pathlib import Path
 
 from app.display import aligned
 from app.evaluation.metrics import BOOTSTRAP_RESAMPLES
+from app.files import write_json_atomically
 from app.modeling.parameters import formula_notes
 
 
@@ -100,7 +100,7 @@ def format_markdown(summary: dict) -> str:
 def write_comparison(summary: dict, directory: str | os.PathLike) -> None:
     """comparison.json (everything), comparison.csv (the table, raw numbers), comparison.md."""
     directory = Path(directory)
-    (directory / "comparison.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json_atomically(directory / "comparison.json", summary)
     with open(directory / "comparison.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([key for _, key, _ in COLUMNS])
