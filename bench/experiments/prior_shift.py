@@ -14,7 +14,6 @@ choice). The files are bench/own_data.py's `--split validation` files (CSV).
 import argparse
 
 import numpy as np
-import pandas as pd
 
 
 def main():
@@ -29,14 +28,14 @@ def main():
     from sklearn.metrics import accuracy_score, f1_score
 
     from app.inference.classifier import Classifier
+    from bench.baselines import read_split
 
-    train = pd.read_csv(args.train, dtype=str, keep_default_na=False)
-    validation = pd.read_csv(args.validation, dtype=str, keep_default_na=False)
+    (_, y_train), (texts, y), names = read_split(args.train, args.validation, args.text_column, args.label_column)
     with Classifier.load(args.run) as classifier:
-        names = classifier.labels
-        probabilities, _ = classifier.predict_proba(validation[args.text_column].tolist())
-    y = validation[args.label_column].map({name: i for i, name in enumerate(names)}).to_numpy()
-    shares = train[args.label_column].value_counts(normalize=True).reindex(names).to_numpy()
+        if classifier.labels != list(names):
+            raise SystemExit(f"{args.run}: its classes {classifier.labels} are not {args.train}'s {list(names)}")
+        probabilities, _ = classifier.predict_proba(texts)
+    shares = np.bincount(y_train, minlength=len(names)) / len(y_train)
     print(f"classes {names}, their shares in {args.train}: {np.round(shares, 4).tolist()}")
     print("| t | accuracy | macro-F1 | predicted per class |\n|---|---|---|---|")
     for t in (0, 0.25, 0.5, 0.75, 1):
