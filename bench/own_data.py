@@ -231,7 +231,8 @@ def write_results(results, output):
 
 def table(merged):
     lines = ["# Your own data: the recipes against TF-IDF + logistic regression", "",
-             f"Written by `python -m bench.own_data` ({merged['measured']}, {merged['machine']}, one seed: {SEED}). "
+             f"Written by `python -m bench.own_data` ({merged['measured']}, {merged['machine']}, "
+             f"seed {SEED}, of the split and the training unless a row sets train.seed). "
              "Score: accuracy on binary corpora, macro-F1 on multi-class ones; margin in points; target: "
              "+1.5 accuracy, +2.0 macro-F1.", "",
              "| corpus | train rows | test rows | model | score | TF-IDF | margin | target met | wall s |",
