@@ -285,7 +285,7 @@ def part_tokenize(bench):
 
     texts = nsmc_comments(bench.sizes.tokenize_comments)
     per_second, workers_used = {}, 0
-    for backend in BACKENDS:
+    for backend in BACKENDS.names():
         per_second[backend] = {}
         for label, workers in (("one_core", 1), ("all_cores", 0)):
             tokenizer = Tokenizer(backend, workers=workers, cache=False)

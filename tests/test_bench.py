@@ -2,6 +2,7 @@
 how it writes what it measured, what bench/export.py records of the CPU."""
 
 import argparse
+import dataclasses
 import platform
 
 import pytest
@@ -113,3 +114,15 @@ def test_the_export_bench_records_the_cpu_and_whether_it_has_int8_dot_products(t
     info.write_text("model name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx2 fma\n")
     assert cpu(info) == {"name": "AMD EPYC", "avx512": False, "vnni": False}
     assert cpu(tmp_path / "absent") == {"name": platform.processor(), "avx512": False, "vnni": False}
+
+
+def test_the_tokenize_part_measures_every_backend_by_name_on_one_core_and_on_all(tmp_path):
+    from app.text.backends import BACKENDS
+    from bench.run import QUICK, Bench, part_tokenize
+
+    sizes = dataclasses.replace(QUICK, tokenize_comments=40)
+    bench = Bench(sizes, tmp_path / "train.tsv", tmp_path / "test.tsv", tmp_path / "runs", tmp_path / "work")
+    (result,) = part_tokenize(bench)
+    assert result["tokenize"]["comments"] == 40
+    assert list(result["tokenize"]["per_second"]) == list(BACKENDS.names())
+    assert all(speeds["one_core"] > 0 and speeds["all_cores"] > 0 for speeds in result["tokenize"]["per_second"].values())
