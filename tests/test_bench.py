@@ -1,5 +1,6 @@
-"""The benches' own logic, without running a benchmark: which configs bench/run.py trains,
-how it writes what it measured, what bench/export.py records of the CPU."""
+"""The benches' own logic, without running a full benchmark: which configs bench/run.py trains,
+how it writes what it measured, its tokenize part on 40 comments, what bench/export.py
+records of the CPU."""
 
 import argparse
 import dataclasses

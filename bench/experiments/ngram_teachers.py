@@ -41,8 +41,9 @@ def main():
     parser.add_argument("--label-column", required=True)
     args = parser.parse_args()
 
-    from sklearn.metrics import accuracy_score, f1_score, log_loss
+    from sklearn.metrics import log_loss
 
+    from app.evaluation.metrics import classification_metrics
     from bench.baselines import read_split
 
     (texts, y), (validation_texts, y_validation), names = read_split(
@@ -52,9 +53,8 @@ def main():
     for name, model in candidates():
         started = time.perf_counter()
         probabilities = model.fit(texts, y).predict_proba(validation_texts)
-        predicted = probabilities.argmax(axis=1)
-        print(f"| {name} | {accuracy_score(y_validation, predicted):.4f} "
-              f"| {f1_score(y_validation, predicted, average='macro'):.4f} "
+        scores = classification_metrics(y_validation, probabilities, names)
+        print(f"| {name} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} "
               f"| {log_loss(y_validation, probabilities, labels=range(len(names))):.4f} "
               f"| {time.perf_counter() - started:.1f} |", flush=True)
 
