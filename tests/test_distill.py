@@ -110,6 +110,35 @@ def test_a_deeper_teacher_hands_its_first_layer_to_a_one_layer_student(tmp_path,
     assert [layer.name for layer in saved.model.layers if "lstm" in layer.name] == ["bidirectional_lstm_1"]
 
 
+def test_a_teacher_of_three_seeds_averages_three_models_fitted_on_the_same_rows(tmp_path, monkeypatch, fitted_weights):
+    """distill.teacher_seeds: the recurrent half is the mean of models of seeds
+    train.seed, +1, +2, each fitted and validated on the same labeled rows; the student
+    starts from the first one's weights."""
+    from app.training import run as run_module
+
+    starts, ends = fitted_weights
+    training, calls = run_module.train_model, []
+
+    def recording_train_model(config, prepared, **kwargs):
+        calls.append((config.train.seed, kwargs.get("rows")))
+        return training(config, prepared, **kwargs)
+
+    monkeypatch.setattr(run_module, "train_model", recording_train_model)
+    assert train(tmp_path, "run", "--set", "distill.teacher_seeds=3") == 0
+    teachers = [(seed, rows) for seed, rows in calls if rows is not None]
+    assert [seed for seed, _ in teachers] == [42, 43, 44]  # tests/tiny.yaml's train.seed, +1, +2
+    (_, (fit_rows, val_rows)), *others = teachers
+    assert len(np.intersect1d(fit_rows, val_rows)) == 0
+    for _, (member_fit, member_val) in others:
+        np.testing.assert_array_equal(member_fit, fit_rows)
+        np.testing.assert_array_equal(member_val, val_rows)
+    assert len(ends) == 4  # three teachers' fits, then the student's
+    assert not all(np.array_equal(a, b) for a, b in zip(ends[0], ends[1]))  # another seed, another model
+    assert all(np.array_equal(a, b) for a, b in zip(ends[0], starts[3]))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["distill"]["teacher_recurrent_models"] == 3
+
+
 def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
     """distill.teacher_mix: null picks the recurrent half's share on the validation rows,
     given at least MIX_MIN_ROWS of each class."""
@@ -120,7 +149,7 @@ def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
     y = np.array([0, 1] * 20)
     prepared = SimpleNamespace(y=y, tokens=[[str(v)] for v in y], texts=[str(v) for v in y],
                                labels=SimpleNamespace(names=["0", "1"]))
-    fit_rows = np.arange(20)
+    val_rows = np.arange(20, 40)
     right = np.eye(2)[y[20:]] * 0.9 + 0.05
     wrong = 1 - right
 
@@ -131,16 +160,16 @@ def test_a_teacher_mix_of_null_gives_the_better_half_more_weight():
         def predict_proba(self, texts):
             return self.probabilities
 
-    assert _mix_on_validation(prepared, fit_rows, Linear(wrong), lambda tokens: right) == 1.0
-    assert _mix_on_validation(prepared, fit_rows, Linear(right), lambda tokens: wrong) == 0.0
-    assert _mix_on_validation(prepared, fit_rows, Linear(right), lambda tokens: right) in np.round(np.linspace(0, 1, 11), 1)
+    assert _mix_on_validation(prepared, val_rows, Linear(wrong), lambda tokens: right) == 1.0
+    assert _mix_on_validation(prepared, val_rows, Linear(right), lambda tokens: wrong) == 0.0
+    assert _mix_on_validation(prepared, val_rows, Linear(right), lambda tokens: right) in np.round(np.linspace(0, 1, 11), 1)
     # a Keras softmax is float32, its rows summing to 1 within 1e-7: chosen without sklearn's warning
     softmax = (right + np.float32(1e-7) * (y[20:, None] == 0)).astype("float32")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert _mix_on_validation(prepared, fit_rows, Linear(wrong), lambda tokens: softmax) == 1.0
+        assert _mix_on_validation(prepared, val_rows, Linear(wrong), lambda tokens: softmax) == 1.0
     # 9 validation rows of a class are too few to choose on: the even mean
-    few = np.arange(22)
+    few = np.arange(22, 40)
     assert _mix_on_validation(prepared, few, Linear(right[2:]), lambda tokens: wrong[2:]) == 0.5
 
 

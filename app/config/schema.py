@@ -103,6 +103,8 @@ class DistillConfig:
                                           "the least log loss on the validation rows")
     teacher_layers: Optional[int] = option(None, low=1, high=8, help="the teacher's stacked recurrent layers (null: "
                                            "model.layers); a deeper teacher for a shallower, faster saved model")
+    teacher_seeds: int = option(1, low=1, high=20, help="the teacher's recurrent half is the mean of this many models, "
+                                "of seeds train.seed, +1, ...: a steadier teacher, at one more training each")
     unlabeled_vocabulary: bool = option(False, help="the student's vocabulary counts the unlabeled comments too, so it "
                                                     "learns words no labeled comment holds (with warm_start each "
                                                     "starts as the teacher's OOV vector)")

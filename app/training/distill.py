@@ -64,9 +64,9 @@ class Teaching:
     vocab: Vocabulary  # the teacher's: the student's may be larger (distill.unlabeled_vocabulary)
 
 
-def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Callable[..., Any],
+def teach(config: "Config", prepared: Any, rows: tuple[np.ndarray, np.ndarray], train_model: Callable[..., Any],
           checkpoint_dir: str | os.PathLike | None = None, resume: bool = False) -> Teaching | None:
-    """Train the teacher on ``fit_rows``: a Teaching with its probabilities for the
+    """Train the teacher on ``rows`` (training, validation): a Teaching with its probabilities for the
     unlabeled comments of ``config.distill`` and its recurrent weights (None when NSMC's
     unlabeled file is missing: the student then trains as a plain model, as
     pretraining does without it). ``train_model`` trains the teacher's recurrent half
@@ -79,9 +79,11 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
     tokens = prepared.tokenizer.tokenize(texts, progress=True)
     prepared.tokenizer.log_last_run("unlabeled")
     prepared.tokenizer.close()
+    fit_rows = rows[0]
     # the labeled rows too: the teacher's vocabulary and weights come from them
     digest = _digest(texts, [prepared.texts[i] for i in fit_rows], prepared.y[fit_rows],
-                     f"mix {config.distill.teacher_mix}, layers {_teacher_model(config).layers}")
+                     f"mix {config.distill.teacher_mix}, layers {_teacher_model(config).layers}, "
+                     f"seeds {config.distill.teacher_seeds}")
     saved = Path(checkpoint_dir) / TEACHER_FILE if checkpoint_dir else None
     if resume and saved and saved.exists():
         with np.load(saved, allow_pickle=False) as arrays:
@@ -93,7 +95,7 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
         log.info(f"note: {saved} is another teacher's (other comments, or an older version); "
               f"training the teacher and the student again")
         remove_checkpoint(student_checkpoint(checkpoint_dir))  # it learned from that teacher
-    teaching = _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, checkpoint_dir, resume)
+    teaching = _train_teacher(config, prepared, rows, texts, tokens, train_model, checkpoint_dir, resume)
     if saved:
         _save_atomically(saved, targets=teaching.targets, report=np.array(json.dumps(teaching.report)),
                          digest=np.array(digest), weight_paths=np.array(list(teaching.weights)),
@@ -102,13 +104,13 @@ def teach(config: "Config", prepared: Any, fit_rows: np.ndarray, train_model: Ca
     return teaching
 
 
-def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, checkpoint_dir, resume):
+def _train_teacher(config, prepared, rows, texts, tokens, train_model, checkpoint_dir, resume):
     """Train the teacher and score ``texts``: a Teaching."""
     from app.evaluation.metrics import classification_metrics
     from app.modeling.network import class_probabilities
     from app.training.ngrams import naive_bayes_classifier
 
-    started = time.perf_counter()
+    started, (fit_rows, val_rows) = time.perf_counter(), rows
     # the n-gram half first: the recurrent half's checkpoint is gone once it finishes,
     # so the work after it, which a Ctrl-C would lose, should be short
     teacher_model = _teacher_model(config)
@@ -118,19 +120,20 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
     linear_unlabeled, linear_test = linear.predict_proba(texts), linear.predict_proba(prepared.test_texts)
     log.info(f"naive-Bayes n-grams + logistic regression fitted on {len(fit_rows):,} comments and run on "
           f"{len(texts):,} unlabeled ones")
-    teacher_checkpoint = Path(checkpoint_dir) / TEACHER_DIR if checkpoint_dir else None
-    recurrent = train_model(dataclasses.replace(config, model=teacher_model, distill=type(config.distill)()), prepared,
-                            checkpoint_dir=teacher_checkpoint, resume=resume)
+    members = _train_recurrent_members(config, prepared, rows, teacher_model, train_model, checkpoint_dir, resume)
     length, truncate = config.vocab.max_length, config.vocab.truncate
 
     def recurrent_probabilities(token_lists):
-        return class_probabilities(recurrent.model, recurrent.vocab.encode(token_lists, length, truncate))
+        return np.mean([class_probabilities(member.model, member.vocab.encode(token_lists, length, truncate))
+                        for member in members], axis=0)
 
     share = config.distill.teacher_mix
     if share is None:
-        share = _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities)
+        share = _mix_on_validation(prepared, val_rows, linear, recurrent_probabilities)
     unlabeled = share * recurrent_probabilities(tokens) + (1 - share) * linear_unlabeled
     targets = (unlabeled[:, 1] if len(prepared.labels.names) == 2 else unlabeled).astype("float32")
+
+    recurrent_test = np.mean([member.test_probabilities for member in members], axis=0)
 
     def accuracy(probabilities: np.ndarray) -> float:
         """Test-set accuracy of ``probabilities``."""
@@ -138,16 +141,35 @@ def _train_teacher(config, prepared, fit_rows, texts, tokens, train_model, check
 
     report = {
         "unlabeled_comments": len(texts),
-        "teacher_accuracy": accuracy(share * recurrent.test_probabilities + (1 - share) * linear_test),
+        "teacher_accuracy": accuracy(share * recurrent_test + (1 - share) * linear_test),
         "teacher_recurrent_share": share,
-        "teacher_recurrent_accuracy": recurrent.metrics["accuracy"],
+        "teacher_recurrent_accuracy": accuracy(recurrent_test),
+        "teacher_recurrent_models": len(members),
         "teacher_ngram_accuracy": accuracy(linear_test),
         "teacher_seconds": round(time.perf_counter() - started, 2),  # this session's part, after a resume
     }
     log.info(f"teacher: test accuracy {report['teacher_accuracy']:.4f} (recurrent {report['teacher_recurrent_accuracy']:.4f}, "
           f"n-grams {report['teacher_ngram_accuracy']:.4f}; the recurrent half's share {share:.1f}) "
           f"in {report['teacher_seconds']:.0f}s")
-    return Teaching(tokens, targets, report, layer_weights(recurrent.model), recurrent.vocab)
+    # the student starts from the first model: one network's weights, not a mean of unrelated ones
+    return Teaching(tokens, targets, report, layer_weights(members[0].model), members[0].vocab)
+
+
+def _train_recurrent_members(config, prepared, rows, teacher_model, train_model, checkpoint_dir, resume):
+    """The teacher's recurrent models, one per seed of distill.teacher_seeds, all fitted
+    and validated on ``rows``, the n-gram half's and the mix's."""
+    members = []
+    for k in range(config.distill.teacher_seeds):
+        seed = config.train.seed + k
+        member_config = dataclasses.replace(config, model=teacher_model, distill=type(config.distill)(),
+                                            train=dataclasses.replace(config.train, seed=seed))
+        if config.distill.teacher_seeds > 1:
+            log.info(f"teacher: recurrent model {k + 1} of {config.distill.teacher_seeds} (seed {seed})")
+        # each finished model's checkpoint is removed, so a resume trains again those not yet in teacher.npz
+        directory = TEACHER_DIR if k == 0 else f"{TEACHER_DIR}_{k + 1}"
+        members.append(train_model(member_config, prepared, checkpoint_dir=Path(checkpoint_dir) / directory
+                                   if checkpoint_dir else None, resume=resume, rows=rows))
+    return members
 
 
 def _teacher_model(config: "Config") -> Any:
@@ -158,14 +180,13 @@ def _teacher_model(config: "Config") -> Any:
 MIX_MIN_ROWS = 10  # validation rows per class below which teacher_mix: null keeps the even mean
 
 
-def _mix_on_validation(prepared, fit_rows, linear, recurrent_probabilities):
+def _mix_on_validation(prepared, rows, linear, recurrent_probabilities):
     """The recurrent half's share, 0, 0.1, ... 1, whose mean has the least log loss on
     the labeled rows neither half was fitted on (the recurrent half's early stopping
     watched them, which flatters it a little); 0.5 when some class has fewer than
     MIX_MIN_ROWS of them."""
     from sklearn.metrics import log_loss
 
-    rows = np.setdiff1d(np.arange(len(prepared.y)), fit_rows)
     per_class = np.bincount(prepared.y[rows], minlength=len(prepared.labels.names))
     if per_class.min() < MIX_MIN_ROWS:
         log.warning(f"teacher: {per_class.min()} validation rows of a class are too few to choose the mix "

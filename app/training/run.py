@@ -191,7 +191,7 @@ def _read_test_set(data, labels):
 
 def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None = None,
                 resume: bool = False, callbacks: Sequence = (), score_test: bool = True,
-                strategy: object = None) -> Trained:
+                strategy: object = None, rows: tuple[np.ndarray, np.ndarray] | None = None) -> Trained:
     """Fit the vocabulary and the model of ``config`` on ``prepared``, then score the test set
     (unless not ``score_test``: a tuning trial's choices never see it; metrics then hold no scores).
 
@@ -201,6 +201,8 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     loss becomes NaN/inf. ``callbacks`` (Keras callbacks) watch the final model's epochs.
     With ``strategy`` (app.training.distributed.start) the model trains across the
     workers, and the model returned is an ordinary one with the trained weights.
+    ``rows`` (training, validation) replaces the stratified split of ``train.seed``: a
+    teacher's models of other seeds fit the same rows (distill.teacher_seeds).
     """
     from app.evaluation.metrics import classification_metrics, format_metrics
     from app.modeling.losses import probability_targets
@@ -215,10 +217,10 @@ def train_model(config: Config, prepared: Prepared, checkpoint_dir: Path | None 
     set_seed(train_cfg.seed)
 
     # The vocabulary counts the training part only, never the validation or test part
-    fit_rows, val_rows = stratified_split(y, train_cfg.validation_split, train_cfg.seed)
+    fit_rows, val_rows = rows if rows is not None else stratified_split(y, train_cfg.validation_split, train_cfg.seed)
     teaching = None
     if config.distill.unlabeled:
-        teaching = distill.teach(config, prepared, fit_rows, train_model, checkpoint_dir, resume)
+        teaching = distill.teach(config, prepared, (fit_rows, val_rows), train_model, checkpoint_dir, resume)
     if teaching:
         log.info(f"\n=== student: {config.name or config.model.cell}, on the labeled comments and the teacher's "
               f"probabilities for {len(teaching.tokens):,} unlabeled ones")
